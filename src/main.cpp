@@ -1,0 +1,7 @@
+#include <cstdio>
+
+int main()
+{
+    std::puts("procsup " PROCSUP_VERSION);
+    return 0;
+}
