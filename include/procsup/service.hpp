@@ -1,0 +1,132 @@
+// One supervised service at run time: ties the pure Lifecycle table to a real process, its
+// timers, its output capture and its PID file. Lives on the event loop's thread only.
+//
+// The process runs in its own session, so its process group ID is its PID. When the main
+// process exits and members of its group are left (workers, `cmd &` in a shell), they are
+// stopped too, and the next run does not start before they are gone: a restarted server
+// never finds its port held by the workers of the previous run.
+#pragma once
+
+#include <sys/types.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <system_error>
+
+#include "procsup/config.hpp"
+#include "procsup/exit_status.hpp"
+#include "procsup/lifecycle.hpp"
+#include "procsup/service_status.hpp"
+
+namespace procsup {
+
+class OutputSink;
+
+class Service : public std::enable_shared_from_this<Service> {
+public:
+    // Called on the loop (posted, never from inside a Service call) after each state change.
+    using StateListener = std::function<void(Service&, ServiceState from, ServiceState to)>;
+
+    // `base_environment` is the daemon's environment without the variables that belong to
+    // procsup itself (NOTIFY_SOCKET, WATCHDOG_*, LISTEN_*).
+    Service(boost::asio::io_context& io, ServiceConfig config,
+            std::shared_ptr<const Environment> base_environment);
+    Service(const Service&) = delete;
+    Service& operator=(const Service&) = delete;
+
+    void start();
+    void stop();
+    void restart();
+
+    // Sends `signo` to the service's process (its group when kill_group is set). Fails with
+    // ESRCH when no process of the service runs.
+    std::error_code send_signal(int signo);
+    void reopen_logs();
+
+    // Reaper dispatch: returns true when `pid` was this service's main process.
+    bool handle_exit(pid_t pid, int wait_status);
+
+    // Takes a new definition. Settings that need no new process (restart policy, backoff,
+    // log limits, health settings) apply at once; the caller restarts the service when
+    // needs_restart_for() says so.
+    void update_config(ServiceConfig config);
+    bool needs_restart_for(const ServiceConfig& config) const;
+
+    // Shown in status while the supervisor holds the start back (dependencies).
+    void set_waiting_reason(std::string reason);
+    const std::string& waiting_reason() const { return waiting_reason_; }
+    // Gives up a start that was held back, saying why (a dependency failed for good).
+    void abandon_start(std::string reason);
+
+    void set_listener(StateListener listener) { listener_ = std::move(listener); }
+
+    const std::string& name() const { return config_.name; }
+    const ServiceConfig& config() const { return config_; }
+    ServiceState state() const { return lifecycle_.state(); }
+    bool was_killed() const { return lifecycle_.was_killed(); }
+    const std::optional<ExitStatus>& last_exit() const { return last_exit_; }
+    std::optional<pid_t> main_pid() const { return main_pid_; }
+    HealthState health() const { return health_; }
+    // Counts every attempt to spawn, so callers can tell an outcome from an older one.
+    unsigned spawn_attempts() const { return spawn_attempts_; }
+    const std::string& message() const { return message_; }
+    bool has_live_processes() const;
+    ServiceStatus status() const;
+
+private:
+    void dispatch(const LifecycleInput& input);
+    void apply(const LifecycleActions& actions);
+    void notify(ServiceState from, ServiceState to);
+    void spawn_process();
+    void on_spawn_failed(const std::string& reason);
+    void on_main_exited(int wait_status);
+    std::string describe_exit(Duration uptime) const;
+    void report_outcome(const std::string& what, const std::string& cause);
+    void start_draining();
+    void poll_drain();
+    void on_drained();
+    void send_stop_signal();
+    void send_kill();
+    bool signal_group(int signo);
+    bool group_alive() const;
+    void cancel_timers();
+    void arm(boost::asio::steady_timer& timer, Duration delay, LifecycleEvent event);
+    std::vector<std::string> build_environment() const;
+    std::shared_ptr<OutputSink> make_sink(const OutputTarget& target, const char* stream);
+
+    boost::asio::io_context& io_;
+    ServiceConfig config_;
+    std::shared_ptr<const Environment> base_environment_;
+    Lifecycle lifecycle_;
+    StateListener listener_;
+
+    std::optional<pid_t> main_pid_;
+    std::optional<pid_t> group_id_;  // kept after the main process is gone, while draining
+    std::chrono::steady_clock::time_point started_at_{};
+    std::optional<ExitStatus> last_exit_;
+    std::optional<LifecycleInput> held_exit_;  // an exit while stopping, held until drained
+    unsigned spawn_attempts_ = 0;
+    bool spawn_pending_ = false;               // a spawn waiting for the old group to go
+    bool drain_signalled_ = false;
+    std::chrono::steady_clock::time_point drain_deadline_{};
+    std::chrono::system_clock::time_point since_;
+    std::string message_;
+    std::string waiting_reason_;
+    HealthState health_ = HealthState::none;
+
+    std::shared_ptr<OutputSink> stdout_sink_;
+    std::shared_ptr<OutputSink> stderr_sink_;
+
+    boost::asio::steady_timer start_timer_;
+    boost::asio::steady_timer backoff_timer_;
+    boost::asio::steady_timer stop_timer_;
+    boost::asio::steady_timer drain_timer_;
+};
+
+}  // namespace procsup

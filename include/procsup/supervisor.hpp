@@ -1,0 +1,113 @@
+// The set of services and everything that concerns more than one of them: start order by
+// dependencies, waiting for the outcome of start/stop/restart, reaping, essential services
+// and the ordered shutdown. The single API that every front end (control socket, D-Bus,
+// signals) uses. Lives on the event loop's thread only.
+#pragma once
+
+#include <sys/types.h>
+
+#include <boost/asio/io_context.hpp>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "procsup/config.hpp"
+#include "procsup/service.hpp"
+
+namespace procsup {
+
+// The outcome of an action on one service, as reported to the caller.
+struct ActionResult {
+    std::string name;
+    bool ok = false;
+    ServiceStatus status;
+    std::string message;  // what happened, for people: "running", "failed to start: ..."
+};
+
+using ActionCallback = std::function<void(std::vector<ActionResult>)>;
+
+enum class Action { start, stop, restart };
+
+class Supervisor {
+public:
+    // Called after every state change of any service, for the event stream and D-Bus.
+    using StateObserver = std::function<void(const Service&, ServiceState from, ServiceState to)>;
+
+    Supervisor(boost::asio::io_context& io, Config config);
+    Supervisor(const Supervisor&) = delete;
+    Supervisor& operator=(const Supervisor&) = delete;
+
+    // Starts every autostart service, dependencies first.
+    void start_autostart_services();
+
+    // Acts on the named services (all of them must exist). With `wait`, `done` runs once every
+    // service reached an outcome (start: running or failed; stop: at rest); without, at once.
+    void act(Action action, const std::vector<std::string>& names, bool wait,
+             ActionCallback done);
+
+    // Stops every service, dependents before their dependencies, and then calls the
+    // shutdown handler with the daemon's exit status (DESIGN §6): the essential service's
+    // status when one ended for good, 137 when a stop had to use SIGKILL, 0 otherwise.
+    // An essential service that ends for good starts the same shutdown by itself.
+    void shutdown();
+    void set_shutdown_handler(std::function<void(int exit_status)> handler)
+    {
+        shutdown_done_ = std::move(handler);
+    }
+    bool is_shutting_down() const { return shutting_down_; }
+
+    // Reaps every child that has exited (call on SIGCHLD).
+    void reap_children();
+
+    void reopen_logs();
+
+    const Service* find(std::string_view name) const;
+    Service* find(std::string_view name);
+    std::vector<ServiceStatus> status() const;
+    const Config& config() const { return config_; }
+    void set_observer(StateObserver observer) { observer_ = std::move(observer); }
+
+private:
+    struct Waiter {
+        Action action;
+        std::map<std::string, unsigned> pending;  // name -> spawn attempts seen at request
+        std::vector<ActionResult> results;
+        ActionCallback done;
+    };
+
+    void on_state_change(Service& service, ServiceState from, ServiceState to);
+    void request_start(Service& service);
+    void try_pending_starts();
+    static bool is_ready(const Service& dependency, DependencyCondition condition);
+    std::optional<std::string> unmet_dependency(const Service& service, bool& failed) const;
+    void check_waiters();
+    std::optional<ActionResult> outcome(const Waiter& waiter, const Service& service,
+                                        unsigned attempts_at_request) const;
+    void advance_shutdown();
+    bool has_live_dependents(const Service& service) const;
+    void on_essential_end(const Service& service);
+
+    boost::asio::io_context& io_;
+    Config config_;
+    std::shared_ptr<const Environment> environment_;
+    std::vector<std::shared_ptr<Service>> services_;  // dependency order
+    std::set<std::string> pending_starts_;            // held back by dependencies
+    std::vector<std::unique_ptr<Waiter>> waiters_;
+    StateObserver observer_;
+
+    bool shutting_down_ = false;
+    bool any_killed_ = false;
+    std::optional<int> essential_exit_status_;
+    std::function<void(int)> shutdown_done_;
+};
+
+// The daemon's environment as services see it: without the variables that address procsup
+// itself (NOTIFY_SOCKET, WATCHDOG_*, LISTEN_*), which would confuse a service that reads them.
+Environment service_base_environment(const Environment& daemon_environment);
+
+}  // namespace procsup

@@ -1,0 +1,385 @@
+#include "procsup/cli.hpp"
+
+#include <unistd.h>
+
+#include <boost/version.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/version.h>
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "procsup/config.hpp"
+#include "procsup/control_client.hpp"
+#include "procsup/daemon.hpp"
+#include "procsup/protocol.hpp"
+#include "procsup/render.hpp"
+
+namespace procsup {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr int exit_ok = 0;
+constexpr int exit_failed = 1;
+constexpr int exit_usage = 2;
+constexpr int exit_not_running = 3;
+constexpr int exit_unknown_service = 4;
+constexpr int exit_unreachable = 5;
+
+const char* const default_config = "/etc/procsup/procsup.toml";
+
+struct GlobalOptions {
+    std::string config;
+    bool config_given = false;
+    std::string socket;
+    bool json = false;
+};
+
+// The socket named in a config that does not validate, read without validation, so that a
+// broken edit does not cut the operator off from the daemon still running the old one.
+std::optional<std::filesystem::path> socket_from_raw_config(const std::filesystem::path& file)
+{
+    try {
+        const toml::table table = toml::parse_file(file.string());
+        if (auto socket = table["supervisor"]["socket"].value<std::string>()) {
+            std::filesystem::path p(*socket);
+            return p.is_absolute() ? p : file.parent_path() / p;
+        }
+    } catch (const toml::parse_error&) {
+    }
+    return std::nullopt;
+}
+
+std::filesystem::path resolve_socket(const GlobalOptions& global)
+{
+    if (!global.socket.empty()) {
+        return global.socket;
+    }
+    const Environment env = current_environment();
+    const std::filesystem::path file = global.config.empty() ? default_config : global.config;
+    std::error_code ec;
+    if (global.config_given || std::filesystem::exists(file, ec)) {
+        try {
+            return load_config(file, env).supervisor.socket;
+        } catch (const ConfigError&) {
+            if (auto socket = socket_from_raw_config(file)) {
+                return *socket;
+            }
+        }
+    }
+    return default_socket_path(env);
+}
+
+class Client {
+public:
+    explicit Client(const GlobalOptions& global) : global_(global) {}
+
+    // Sends `request` and returns the reply, or an exit status when there is none to use.
+    std::variant<json::object, int> call(json::object request)
+    {
+        const std::filesystem::path socket = resolve_socket(global_);
+        std::string error;
+        if (!client_.connect(socket, error)) {
+            std::fprintf(stderr, "procsup: %s\n(is the daemon running? start it with "
+                                 "'procsup daemon')\n",
+                         error.c_str());
+            return exit_unreachable;
+        }
+        request["version"] = protocol::version;
+        auto reply = client_.call(request, error);
+        if (!reply) {
+            std::fprintf(stderr, "procsup: %s\n", error.c_str());
+            return exit_unreachable;
+        }
+        return std::move(*reply);
+    }
+
+    ControlClient& connection() { return client_; }
+
+private:
+    const GlobalOptions& global_;
+    ControlClient client_;
+};
+
+// Reports a daemon error reply and maps it to an exit status; nullopt for a success reply.
+std::optional<int> check_error(const json::object& reply, bool as_json)
+{
+    const json::value* err = reply.if_contains("error");
+    if (!err || !err->is_object()) {
+        return std::nullopt;
+    }
+    const json::object& e = err->as_object();
+    const std::string code(e.at("code").as_string());
+    if (as_json) {
+        std::cout << json::serialize(reply) << "\n";
+    } else {
+        std::fprintf(stderr, "procsup: %s\n",
+                     std::string(e.at("message").as_string()).c_str());
+    }
+    if (code == protocol::error_unknown_service) {
+        return exit_unknown_service;
+    }
+    if (code == protocol::error_bad_request) {
+        return exit_usage;
+    }
+    return exit_failed;
+}
+
+json::array names_array(const std::vector<std::string>& names)
+{
+    json::array a;
+    for (const std::string& n : names) {
+        a.emplace_back(n);
+    }
+    return a;
+}
+
+bool use_color()
+{
+    return ::isatty(STDOUT_FILENO) && std::getenv("NO_COLOR") == nullptr;
+}
+
+int cmd_status(const GlobalOptions& global, const std::vector<std::string>& names)
+{
+    Client client(global);
+    auto reply = client.call({{"command", "status"}, {"services", names_array(names)}});
+    if (const int* status = std::get_if<int>(&reply)) {
+        return *status;
+    }
+    const json::object& r = std::get<json::object>(reply);
+    if (const auto status = check_error(r, global.json)) {
+        return *status;
+    }
+    const json::array& services = r.at("services").as_array();
+    if (global.json) {
+        json::object out{{"schema_version", r.at("schema_version")}, {"services", services}};
+        std::cout << json::serialize(out) << "\n";
+    } else {
+        std::cout << render_status_table(services, RenderOptions{use_color()});
+    }
+    if (names.empty()) {
+        return exit_ok;
+    }
+    for (const json::value& s : services) {
+        if (s.as_object().at("state").as_string() != "running") {
+            return exit_not_running;
+        }
+    }
+    return exit_ok;
+}
+
+int print_results(const GlobalOptions& global, const json::object& reply)
+{
+    if (const auto status = check_error(reply, global.json)) {
+        return *status;
+    }
+    const json::value* results = reply.if_contains("results");
+    if (global.json) {
+        std::cout << json::serialize(reply) << "\n";
+    } else if (results && results->is_array()) {
+        std::cout << render_action_results(results->as_array());
+    }
+    const json::value* ok = reply.if_contains("ok");
+    return ok && ok->is_bool() && ok->as_bool() ? exit_ok : exit_failed;
+}
+
+int cmd_action(const GlobalOptions& global, const std::string& command,
+               const std::vector<std::string>& names, bool all, bool no_wait,
+               const std::string& signal = {})
+{
+    if (names.empty() && !all) {
+        std::fprintf(stderr, "procsup: %s: name at least one service, or use --all\n",
+                     command.c_str());
+        return exit_usage;
+    }
+    json::object request{{"command", command}, {"services", names_array(names)}};
+    if (all) {
+        request["all"] = true;
+    }
+    if (no_wait) {
+        request["wait"] = false;
+    }
+    if (!signal.empty()) {
+        request["signal"] = signal;
+    }
+    Client client(global);
+    auto reply = client.call(std::move(request));
+    if (const int* status = std::get_if<int>(&reply)) {
+        return *status;
+    }
+    return print_results(global, std::get<json::object>(reply));
+}
+
+int cmd_simple(const GlobalOptions& global, const std::string& command, const char* done)
+{
+    Client client(global);
+    auto reply = client.call({{"command", command}});
+    if (const int* status = std::get_if<int>(&reply)) {
+        return *status;
+    }
+    const json::object& r = std::get<json::object>(reply);
+    if (const auto status = check_error(r, global.json)) {
+        return *status;
+    }
+    if (global.json) {
+        std::cout << json::serialize(r) << "\n";
+    } else if (done) {
+        std::cout << done << "\n";
+    }
+    return exit_ok;
+}
+
+int cmd_shutdown(const GlobalOptions& global, bool no_wait)
+{
+    Client client(global);
+    auto reply = client.call({{"command", "shutdown"}});
+    if (const int* status = std::get_if<int>(&reply)) {
+        return *status;
+    }
+    if (const auto status = check_error(std::get<json::object>(reply), global.json)) {
+        return *status;
+    }
+    if (!no_wait) {
+        // The daemon closes every connection as it exits: end of file means it is done.
+        std::string ignored;
+        while (client.connection().read_reply(ignored)) {
+        }
+    }
+    if (global.json) {
+        std::cout << json::serialize(std::get<json::object>(reply)) << "\n";
+    }
+    return exit_ok;
+}
+
+int cmd_check_config(const GlobalOptions& global)
+{
+    const std::filesystem::path file = global.config.empty() ? default_config : global.config;
+    try {
+        const Config config = load_config(file, current_environment());
+        std::string names;
+        for (const ServiceConfig& s : config.services) {
+            names += (names.empty() ? "" : ", ") + s.name;
+        }
+        std::printf("%s: ok, %zu service%s (%s)\n", config.file.c_str(), config.services.size(),
+                    config.services.size() == 1 ? "" : "s", names.c_str());
+        return exit_ok;
+    } catch (const ConfigError& e) {
+        for (const ConfigDiagnostic& d : e.diagnostics()) {
+            std::fprintf(stderr, "%s\n", d.to_string().c_str());
+        }
+        return exit_usage;
+    }
+}
+
+int cmd_version()
+{
+    std::printf("procsup %s\nbuilt with g++ %d.%d, Boost %d.%d, toml++ %d.%d, spdlog %d.%d\n",
+                PROCSUP_VERSION, __GNUC__, __GNUC_MINOR__, BOOST_VERSION / 100000,
+                BOOST_VERSION / 100 % 1000, TOML_LIB_MAJOR, TOML_LIB_MINOR, SPDLOG_VER_MAJOR,
+                SPDLOG_VER_MINOR);
+    return exit_ok;
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv)
+{
+    CLI::App app{"procsup: keeps long-running programs alive", "procsup"};
+    app.require_subcommand(1);
+    app.fallthrough();
+    GlobalOptions global;
+    app.add_option("-c,--config", global.config, "config file (default " +
+                                                      std::string(default_config) + ")")
+        ->envname("PROCSUP_CONFIG");
+    app.add_option("-s,--socket", global.socket, "control socket of the daemon")
+        ->envname("PROCSUP_SOCKET");
+    app.add_flag("--json", global.json, "print JSON instead of text");
+
+    DaemonOptions daemon_options;
+    std::string daemon_pidfile;
+    auto* daemon = app.add_subcommand("daemon", "run the supervisor");
+    daemon->add_flag("--detach", daemon_options.detach,
+                     "run in the background; return once the daemon is ready");
+    daemon->add_option("--pidfile", daemon_pidfile, "write the daemon's PID to this file");
+
+    app.add_subcommand("check-config", "validate the config; exit 0 or 2");
+
+    std::vector<std::string> names;
+    bool all = false;
+    bool no_wait = false;
+    auto* status = app.add_subcommand("status", "show services");
+    status->add_option("names", names, "services (default: all)");
+
+    auto add_action = [&](const char* name, const char* help) {
+        auto* sub = app.add_subcommand(name, help);
+        sub->add_option("names", names, "services");
+        sub->add_flag("--all", all, "every service");
+        sub->add_flag("--no-wait", no_wait, "return without waiting for the outcome");
+        return sub;
+    };
+    auto* start = add_action("start", "start services; wait until they run or fail");
+    auto* stop = add_action("stop", "stop services; wait until they are stopped");
+    auto* restart = add_action("restart", "restart services; wait for the outcome");
+    auto* reload = add_action("reload", "send each service its reload_signal");
+    std::string signal_text;
+    auto* signal = app.add_subcommand("signal", "send a signal to services");
+    signal->add_option("signal", signal_text, "signal name or number, e.g. TERM or 15")
+        ->required();
+    signal->add_option("names", names, "services");
+    signal->add_flag("--all", all, "every service");
+    app.add_subcommand("reopen-logs", "reopen every log file (as SIGHUP to the daemon)");
+    auto* shutdown = app.add_subcommand("shutdown", "stop every service, then the daemon");
+    shutdown->add_flag("--no-wait", no_wait, "return without waiting for the daemon to exit");
+    app.add_subcommand("version", "print version and build information");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        const int rc = app.exit(e);
+        return rc == 0 ? exit_ok : exit_usage;
+    }
+    global.config_given = !global.config.empty();
+
+    if (daemon->parsed()) {
+        daemon_options.config_file = global.config.empty() ? default_config : global.config;
+        if (!daemon_pidfile.empty()) {
+            daemon_options.pidfile = daemon_pidfile;
+        }
+        if (!global.socket.empty()) {
+            daemon_options.socket = global.socket;
+        }
+        return run_daemon(daemon_options);
+    }
+    if (app.got_subcommand("check-config")) {
+        return cmd_check_config(global);
+    }
+    if (status->parsed()) {
+        return cmd_status(global, names);
+    }
+    for (auto* action : {start, stop, restart, reload}) {
+        if (action->parsed()) {
+            return cmd_action(global, action->get_name(), names, all, no_wait);
+        }
+    }
+    if (signal->parsed()) {
+        return cmd_action(global, "signal", names, all, false, signal_text);
+    }
+    if (app.got_subcommand("reopen-logs")) {
+        return cmd_simple(global, "reopen-logs", "reopened log files");
+    }
+    if (shutdown->parsed()) {
+        return cmd_shutdown(global, no_wait);
+    }
+    if (app.got_subcommand("version")) {
+        return cmd_version();
+    }
+    return exit_usage;
+}
+
+}  // namespace procsup

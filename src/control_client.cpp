@@ -1,0 +1,95 @@
+#include "procsup/control_client.hpp"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "procsup/protocol.hpp"
+
+namespace procsup {
+
+ControlClient::~ControlClient()
+{
+    if (fd_ >= 0) {
+        ::close(fd_);
+    }
+}
+
+bool ControlClient::connect(const std::filesystem::path& socket, std::string& error)
+{
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    const std::string path = socket.string();
+    if (path.size() >= sizeof address.sun_path) {
+        error = "socket path '" + path + "' is too long";
+        return false;
+    }
+    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0) {
+        error = std::string("cannot create a socket: ") + std::strerror(errno);
+        return false;
+    }
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+        error = "cannot reach the procsup daemon at '" + path + "': " + std::strerror(errno);
+        ::close(fd_);
+        fd_ = -1;
+        return false;
+    }
+    return true;
+}
+
+std::optional<boost::json::object> ControlClient::call(const boost::json::object& request,
+                                                       std::string& error)
+{
+    std::string line = boost::json::serialize(request);
+    line.push_back('\n');
+    std::string_view rest = line;
+    while (!rest.empty()) {
+        const ssize_t n = ::send(fd_, rest.data(), rest.size(), MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            error = std::string("lost the connection to the daemon: ") + std::strerror(errno);
+            return std::nullopt;
+        }
+        rest.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return read_reply(error);
+}
+
+std::optional<boost::json::object> ControlClient::read_reply(std::string& error)
+{
+    for (;;) {
+        const std::size_t newline = buffer_.find('\n');
+        if (newline != std::string::npos) {
+            const std::string line = buffer_.substr(0, newline);
+            buffer_.erase(0, newline + 1);
+            boost::system::error_code ec;
+            boost::json::value value = boost::json::parse(line, ec);
+            if (ec || !value.is_object()) {
+                error = "the daemon sent a reply that is not a JSON object";
+                return std::nullopt;
+            }
+            return std::move(value.as_object());
+        }
+        char chunk[65536];
+        const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            error = n == 0 ? "the daemon closed the connection without a reply"
+                           : std::string("lost the connection to the daemon: ") +
+                                 std::strerror(errno);
+            return std::nullopt;
+        }
+        buffer_.append(chunk, static_cast<std::size_t>(n));
+    }
+}
+
+}  // namespace procsup

@@ -1,0 +1,309 @@
+#include "procsup/daemon.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <cstdio>
+#include <string>
+
+#include <spdlog/spdlog.h>
+
+#include "procsup/config.hpp"
+#include "procsup/control_server.hpp"
+#include "procsup/daemon_log.hpp"
+#include "procsup/pid_file.hpp"
+#include "procsup/protocol.hpp"
+#include "procsup/supervisor.hpp"
+
+namespace procsup {
+
+namespace {
+
+// The write end of the pipe through which a detached daemon tells the waiting parent that
+// it is ready ("ok") or why it gave up. -1 when not detached.
+class ReadinessReport {
+public:
+    explicit ReadinessReport(int fd = -1) : fd_(fd) {}
+
+    void ready() { send("ok\n"); }
+
+    // In the foreground the reason goes to stderr; detached, the parent prints it.
+    void failed(const std::string& reason)
+    {
+        if (fd_ < 0) {
+            std::fprintf(stderr, "procsup: %s\n", reason.c_str());
+        }
+        send("error: " + reason + "\n");
+    }
+
+private:
+    void send(const std::string& text)
+    {
+        if (fd_ < 0) {
+            return;
+        }
+        [[maybe_unused]] ssize_t n = ::write(fd_, text.data(), text.size());
+        ::close(fd_);
+        fd_ = -1;
+    }
+
+    int fd_;
+};
+
+void redirect_stdio_to_null()
+{
+    const int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null_fd < 0) {
+        return;
+    }
+    // dup2 clears FD_CLOEXEC on the copies, so the services' inherit mode still works.
+    ::dup2(null_fd, STDIN_FILENO);
+    ::dup2(null_fd, STDOUT_FILENO);
+    ::dup2(null_fd, STDERR_FILENO);
+    if (null_fd > STDERR_FILENO) {
+        ::close(null_fd);
+    }
+}
+
+// The parent's side of --detach: waits for the daemon's report and turns it into an exit
+// status. The pipe closes without a report only when the daemon died during start-up.
+int wait_for_detached_daemon(int read_fd, pid_t intermediate)
+{
+    std::string report;
+    char buffer[512];
+    for (;;) {
+        const ssize_t n = ::read(read_fd, buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        report.append(buffer, static_cast<std::size_t>(n));
+    }
+    ::close(read_fd);
+    int status = 0;
+    ::waitpid(intermediate, &status, 0);
+
+    if (report == "ok\n") {
+        return 0;
+    }
+    if (report.starts_with("error: ")) {
+        std::fprintf(stderr, "procsup: %s", report.substr(7).c_str());
+        return 1;
+    }
+    std::fprintf(stderr, "procsup: the daemon exited during start-up; see its log\n");
+    return 1;
+}
+
+// Double fork: the daemon is neither a session leader (so it can never acquire a
+// controlling terminal) nor a child of the caller. Returns the parent's exit status in the
+// original process, and nullopt in the daemon, with `report` set up.
+std::optional<int> detach(ReadinessReport& report)
+{
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+        std::perror("procsup: pipe");
+        return 1;
+    }
+    const pid_t first = ::fork();
+    if (first < 0) {
+        std::perror("procsup: fork");
+        return 1;
+    }
+    if (first > 0) {
+        ::close(fds[1]);
+        return wait_for_detached_daemon(fds[0], first);
+    }
+    ::close(fds[0]);
+    ::setsid();
+    const pid_t second = ::fork();
+    if (second != 0) {
+        _exit(second < 0 ? 1 : 0);
+    }
+    if (::chdir("/") != 0) {
+        // Harmless: every path in the config is absolute already.
+    }
+    redirect_stdio_to_null();
+    report = ReadinessReport(fds[1]);
+    return std::nullopt;
+}
+
+class Daemon {
+public:
+    Daemon(Config config, ReadinessReport& report)
+        : config_(std::move(config)),
+          report_(report),
+          supervisor_(io_, config_),
+          signals_(io_),
+          server_(io_, supervisor_,
+                  DaemonControls{[this] { begin_shutdown(); }, [this] { reopen_logs(); },
+                                 nullptr})
+    {
+    }
+
+    int run();
+
+private:
+    bool set_up();
+    void wait_for_signal();
+    void on_signal(int signo);
+    void begin_shutdown();
+    void reopen_logs();
+
+    boost::asio::io_context io_;
+    Config config_;
+    ReadinessReport& report_;
+    Supervisor supervisor_;
+    boost::asio::signal_set signals_;
+    ControlServer server_;
+    DaemonPidFile pidfile_;
+    int exit_status_ = 0;
+};
+
+bool Daemon::set_up()
+{
+    if (config_.supervisor.pidfile) {
+        std::string error;
+        std::string warning;
+        if (!pidfile_.acquire(*config_.supervisor.pidfile, error, warning)) {
+            report_.failed(error);
+            return false;
+        }
+        if (!warning.empty()) {
+            spdlog::warn("{}", warning);
+        }
+    }
+    std::string error;
+    if (!server_.listen(config_.supervisor, error)) {
+        report_.failed(error);
+        return false;
+    }
+    return true;
+}
+
+int Daemon::run()
+{
+    // Signals are taken before any child exists, so no SIGCHLD is missed.
+    boost::system::error_code ec;
+    for (int signo : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1}) {
+        signals_.add(signo, ec);
+    }
+    if (!set_up()) {
+        return 1;
+    }
+    supervisor_.set_shutdown_handler([this](int status) {
+        exit_status_ = status;
+        server_.close();
+        signals_.cancel();
+        io_.stop();
+    });
+    spdlog::info("procsup {} started (pid {}, config '{}', socket '{}')", PROCSUP_VERSION,
+                 ::getpid(), config_.file.string(), config_.supervisor.socket.string());
+    report_.ready();
+    supervisor_.start_autostart_services();
+    wait_for_signal();
+    io_.run();
+    // Children that are still exiting as the loop ends are reaped here, not left as zombies.
+    supervisor_.reap_children();
+    pidfile_.release();
+    spdlog::info("procsup stopped (exit status {})", exit_status_);
+    return exit_status_;
+}
+
+void Daemon::wait_for_signal()
+{
+    signals_.async_wait([this](boost::system::error_code ec, int signo) {
+        if (ec) {
+            return;
+        }
+        on_signal(signo);
+        wait_for_signal();
+    });
+}
+
+void Daemon::on_signal(int signo)
+{
+    switch (signo) {
+    case SIGCHLD:
+        supervisor_.reap_children();
+        break;
+    case SIGTERM:
+    case SIGINT:
+        spdlog::info("received {}; stopping every service", signo == SIGTERM ? "SIGTERM"
+                                                                              : "SIGINT");
+        begin_shutdown();
+        break;
+    case SIGHUP:
+        reopen_logs();
+        break;
+    case SIGUSR1:
+        spdlog::warn("received SIGUSR1, but 'update' is not available in this build; ignoring");
+        break;
+    default:
+        break;
+    }
+}
+
+void Daemon::begin_shutdown()
+{
+    if (!supervisor_.is_shutting_down()) {
+        supervisor_.shutdown();
+    }
+}
+
+void Daemon::reopen_logs()
+{
+    reopen_daemon_log();
+    supervisor_.reopen_logs();
+    spdlog::info("reopened log files");
+}
+
+}  // namespace
+
+int run_daemon(const DaemonOptions& options)
+{
+    Config config;
+    try {
+        config = load_config(options.config_file, current_environment());
+    } catch (const ConfigError& e) {
+        for (const ConfigDiagnostic& d : e.diagnostics()) {
+            std::fprintf(stderr, "%s\n", d.to_string().c_str());
+        }
+        return 2;
+    }
+    if (options.pidfile) {
+        config.supervisor.pidfile = std::filesystem::absolute(*options.pidfile);
+    }
+    if (options.socket) {
+        config.supervisor.socket = std::filesystem::absolute(*options.socket);
+    }
+
+    ReadinessReport report;
+    if (options.detach) {
+        if (const auto parent_status = detach(report)) {
+            return *parent_status;
+        }
+    }
+
+    std::string log_error;
+    setup_daemon_log(config.supervisor.log, config.supervisor.log_level, log_error);
+    if (!log_error.empty()) {
+        spdlog::warn("{}; logging to stderr instead", log_error);
+    }
+    ::signal(SIGPIPE, SIG_IGN);  // A client that hangs up must not kill the daemon.
+    // Orphaned grandchildren are re-parented to procsup, which reaps them and can stop
+    // a service's escaped processes.
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+    Daemon daemon(std::move(config), report);
+    return daemon.run();
+}
+
+}  // namespace procsup

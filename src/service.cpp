@@ -1,0 +1,604 @@
+#include "procsup/service.hpp"
+
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include "procsup/output_capture.hpp"
+#include "procsup/pid_file.hpp"
+#include "procsup/spawner.hpp"
+#include "procsup/units.hpp"
+
+namespace procsup {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr Duration drain_poll_interval = std::chrono::milliseconds(20);
+constexpr int pipe_capacity = 1 << 20;
+
+std::string seconds_text(Duration d)
+{
+    return fmt::format("{:.1f}s", std::chrono::duration<double>(d).count());
+}
+
+// The service's own pipe: read end for the daemon, write end for the child.
+struct Pipe {
+    int read_fd = -1;
+    int write_fd = -1;
+};
+
+std::optional<Pipe> make_pipe()
+{
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+        return std::nullopt;
+    }
+    // A larger pipe lets a burst of output wait in the kernel instead of blocking the child
+    // while the daemon is busy; failure only means the default 64 KiB.
+    ::fcntl(fds[1], F_SETPIPE_SZ, pipe_capacity);
+    return Pipe{fds[0], fds[1]};
+}
+
+void close_fd(int& fd)
+{
+    if (fd >= 0) {
+        ::close(fd);
+        fd = -1;
+    }
+}
+
+bool process_exists(pid_t pid)
+{
+    return ::kill(pid, 0) == 0 || errno == EPERM;
+}
+
+std::string_view policy_name(RestartPolicy policy)
+{
+    switch (policy) {
+    case RestartPolicy::always:
+        return "always";
+    case RestartPolicy::on_failure:
+        return "on-failure";
+    case RestartPolicy::never:
+        return "never";
+    }
+    return "on-failure";
+}
+
+bool needs_pipe(const OutputTarget& target)
+{
+    return target.kind == OutputTarget::Kind::file || target.kind == OutputTarget::Kind::inherit;
+}
+
+}  // namespace
+
+Service::Service(boost::asio::io_context& io, ServiceConfig config,
+                 std::shared_ptr<const Environment> base_environment)
+    : io_(io),
+      config_(std::move(config)),
+      base_environment_(std::move(base_environment)),
+      lifecycle_(LifecyclePolicy::from(config_)),
+      since_(std::chrono::system_clock::now()),
+      start_timer_(io),
+      backoff_timer_(io),
+      stop_timer_(io),
+      drain_timer_(io)
+{
+    stdout_sink_ = make_sink(config_.stdout_target, "stdout");
+    stderr_sink_ = make_sink(config_.stderr_target, "stderr");
+}
+
+std::shared_ptr<OutputSink> Service::make_sink(const OutputTarget& target, const char* stream)
+{
+    switch (target.kind) {
+    case OutputTarget::Kind::file:
+        return OutputSink::to_file(target.path, config_.log_max_size, config_.log_backups,
+                                   config_.name);
+    case OutputTarget::Kind::inherit: {
+        const int fd = std::string_view(stream) == "stderr" ? STDERR_FILENO : STDOUT_FILENO;
+        return OutputSink::to_inherited_fd(fd, config_.name + " | ");
+    }
+    case OutputTarget::Kind::null:
+    case OutputTarget::Kind::merge_into_stdout:
+        return OutputSink::to_nothing(config_.name);
+    }
+    return OutputSink::to_nothing(config_.name);
+}
+
+void Service::start()
+{
+    waiting_reason_.clear();
+    if (lifecycle_.state() == ServiceState::fatal || lifecycle_.state() == ServiceState::exited ||
+        lifecycle_.state() == ServiceState::stopped) {
+        message_.clear();
+    }
+    dispatch({LifecycleEvent::start_requested});
+}
+
+void Service::stop()
+{
+    waiting_reason_.clear();
+    dispatch({LifecycleEvent::stop_requested});
+}
+
+void Service::restart()
+{
+    waiting_reason_.clear();
+    dispatch({LifecycleEvent::restart_requested});
+}
+
+void Service::set_waiting_reason(std::string reason)
+{
+    waiting_reason_ = std::move(reason);
+}
+
+void Service::abandon_start(std::string reason)
+{
+    waiting_reason_.clear();
+    message_ = std::move(reason);
+    spdlog::error("service '{}' not started: {}", config_.name, message_);
+    notify(lifecycle_.state(), lifecycle_.state());
+}
+
+void Service::dispatch(const LifecycleInput& input)
+{
+    const ServiceState from = lifecycle_.state();
+    const LifecycleActions actions = lifecycle_.handle(input);
+    const ServiceState to = lifecycle_.state();
+    if (from != to) {
+        since_ = std::chrono::system_clock::now();
+        notify(from, to);
+    }
+    apply(actions);
+}
+
+void Service::notify(ServiceState from, ServiceState to)
+{
+    if (from == to) {
+        // No change of state, but something the supervisor waits on did change.
+    } else if (to == ServiceState::fatal) {
+        spdlog::error("service '{}' is fatal: {}; not retrying (start it again with "
+                      "'procsup start {}')",
+                      config_.name, message_.empty() ? "it failed to start" : message_,
+                      config_.name);
+    } else if (to == ServiceState::stopped && from == ServiceState::stopping) {
+        spdlog::info("service '{}' stopped", config_.name);
+    }
+    if (!listener_) {
+        return;
+    }
+    // Posted so that listeners never run inside a Service call and may call back into it.
+    boost::asio::post(io_, [weak = weak_from_this(), from, to] {
+        if (auto self = weak.lock(); self && self->listener_) {
+            self->listener_(*self, from, to);
+        }
+    });
+}
+
+void Service::apply(const LifecycleActions& actions)
+{
+    if (actions.cancel_timers) {
+        cancel_timers();
+    }
+    if (actions.send_stop_signal) {
+        send_stop_signal();
+    }
+    if (actions.arm_stop_timer) {
+        arm(stop_timer_, config_.stop_timeout, LifecycleEvent::stop_timeout_elapsed);
+    }
+    if (actions.send_kill) {
+        send_kill();
+    }
+    if (actions.arm_backoff_timer) {
+        arm(backoff_timer_, *actions.arm_backoff_timer, LifecycleEvent::backoff_elapsed);
+    }
+    if (actions.arm_start_timer) {
+        arm(start_timer_, config_.start_seconds, LifecycleEvent::start_window_passed);
+    }
+    if (actions.spawn) {
+        if (group_id_) {
+            spawn_pending_ = true;  // The previous run's group is still draining.
+        } else {
+            spawn_process();
+        }
+    }
+}
+
+void Service::cancel_timers()
+{
+    start_timer_.cancel();
+    backoff_timer_.cancel();
+    stop_timer_.cancel();
+}
+
+void Service::arm(boost::asio::steady_timer& timer, Duration delay, LifecycleEvent event)
+{
+    timer.expires_after(delay);
+    timer.async_wait([weak = weak_from_this(), event](boost::system::error_code ec) {
+        auto self = weak.lock();
+        if (ec || !self) {
+            return;  // Cancelled: the state moved on.
+        }
+        self->dispatch({event});
+    });
+}
+
+std::vector<std::string> Service::build_environment() const
+{
+    Environment env = *base_environment_;
+    if (config_.user) {
+        passwd pw{};
+        passwd* found = nullptr;
+        char buffer[4096];
+        if (::getpwnam_r(config_.user->c_str(), &pw, buffer, sizeof buffer, &found) == 0 &&
+            found) {
+            env["HOME"] = pw.pw_dir;
+            env["USER"] = pw.pw_name;
+            env["LOGNAME"] = pw.pw_name;
+            env["SHELL"] = pw.pw_shell;
+        }
+    }
+    for (const auto& [key, value] : config_.environment) {
+        env[key] = value;
+    }
+    std::vector<std::string> result;
+    result.reserve(env.size());
+    for (const auto& [key, value] : env) {
+        result.push_back(key + "=" + value);
+    }
+    return result;
+}
+
+void Service::spawn_process()
+{
+    spawn_pending_ = false;
+    ++spawn_attempts_;
+    if (config_.pidfile) {
+        const auto dir = config_.pidfile->parent_path();
+        if (::access(dir.c_str(), W_OK) != 0) {
+            on_spawn_failed(fmt::format("cannot write PID file '{}': {}",
+                                        config_.pidfile->string(), std::strerror(errno)));
+            return;
+        }
+    }
+
+    Pipe out;
+    Pipe err;
+    bool pipes_ok = true;
+    if (needs_pipe(config_.stdout_target)) {
+        const auto p = make_pipe();
+        pipes_ok = p.has_value();
+        out = p.value_or(Pipe{});
+    }
+    if (pipes_ok && needs_pipe(config_.stderr_target)) {
+        const auto p = make_pipe();
+        pipes_ok = p.has_value();
+        err = p.value_or(Pipe{});
+    }
+    if (!pipes_ok) {
+        const std::string reason = fmt::format("cannot create output pipe: {}",
+                                               std::strerror(errno));
+        close_fd(out.read_fd), close_fd(out.write_fd), close_fd(err.read_fd);
+        close_fd(err.write_fd);
+        on_spawn_failed(reason);
+        return;
+    }
+
+    SpawnRequest request;
+    request.argv = config_.command;
+    request.env = build_environment();
+    request.directory = config_.directory;
+    request.umask = config_.umask;
+    request.user = config_.user;
+    request.group = config_.group;
+    request.ignore_sighup = config_.nohup;
+    request.stdout_fd = out.write_fd;
+    request.stderr_fd = config_.stderr_target.kind == OutputTarget::Kind::merge_into_stdout
+                            ? out.write_fd
+                            : err.write_fd;
+
+    const SpawnResult result = spawn(request);
+    close_fd(out.write_fd);
+    close_fd(err.write_fd);
+
+    if (const auto* error = std::get_if<SpawnError>(&result)) {
+        close_fd(out.read_fd);
+        close_fd(err.read_fd);
+        on_spawn_failed(error->to_string());
+        return;
+    }
+
+    const pid_t pid = std::get<pid_t>(result);
+    main_pid_ = pid;
+    group_id_ = pid;
+    started_at_ = Clock::now();
+    drain_signalled_ = false;
+    message_.clear();
+    if (out.read_fd >= 0) {
+        std::make_shared<OutputReader>(io_, out.read_fd, stdout_sink_)->start();
+    }
+    if (err.read_fd >= 0) {
+        std::make_shared<OutputReader>(io_, err.read_fd, stderr_sink_)->start();
+    }
+    if (config_.pidfile) {
+        if (const std::error_code ec = write_pid_file(*config_.pidfile, pid)) {
+            spdlog::warn("service '{}': cannot write PID file '{}': {}; continuing without it",
+                         config_.name, config_.pidfile->string(), ec.message());
+        }
+    }
+    spdlog::info("service '{}' started (pid {})", config_.name, pid);
+    dispatch({LifecycleEvent::spawned});
+}
+
+void Service::on_spawn_failed(const std::string& reason)
+{
+    message_ = reason;
+    last_exit_.reset();
+    dispatch({LifecycleEvent::spawn_failed});
+    report_outcome(fmt::format("failed to start: {}", reason), reason);
+}
+
+void Service::report_outcome(const std::string& what, const std::string& cause)
+{
+    switch (lifecycle_.state()) {
+    case ServiceState::backoff: {
+        const int attempt = lifecycle_.failed_starts() + 1;
+        const std::string of = lifecycle_.policy().start_retries
+                                   ? fmt::format(" of {}", *lifecycle_.policy().start_retries + 1)
+                                   : std::string();
+        const std::string delay =
+            format_duration(lifecycle_.backoff_delay(lifecycle_.failed_starts()));
+        message_ = fmt::format("{}; retrying in {} (attempt {}{})", cause, delay, attempt, of);
+        spdlog::warn("service '{}' {}; retrying in {} (attempt {}{})", config_.name, what, delay,
+                     attempt, of);
+        return;
+    }
+    case ServiceState::starting:
+        spdlog::info("service '{}' {}; restarting now", config_.name, what);
+        return;
+    case ServiceState::exited:
+        spdlog::info("service '{}' {}; not restarting (restart = {})", config_.name, what,
+                     policy_name(config_.restart));
+        return;
+    case ServiceState::fatal:
+        return;  // notify() has said it at error level.
+    case ServiceState::stopped:
+    case ServiceState::running:
+    case ServiceState::stopping:
+        spdlog::info("service '{}' {}", config_.name, what);
+        return;
+    }
+}
+
+bool Service::handle_exit(pid_t pid, int wait_status)
+{
+    if (!main_pid_ || *main_pid_ != pid) {
+        return false;
+    }
+    on_main_exited(wait_status);
+    return true;
+}
+
+void Service::on_main_exited(int wait_status)
+{
+    const Duration uptime = std::chrono::duration_cast<Duration>(Clock::now() - started_at_);
+    const pid_t pid = *main_pid_;
+    main_pid_.reset();
+    last_exit_ = ExitStatus::from_wait_status(wait_status);
+    if (config_.pidfile) {
+        remove_pid_file(*config_.pidfile, pid);
+    }
+
+    const LifecycleInput input{LifecycleEvent::process_exited,
+                               last_exit_->is_success(config_.success_exit_codes), uptime};
+    const bool leftovers = config_.kill_group && group_alive();
+    if (!leftovers) {
+        group_id_.reset();
+    }
+    if (lifecycle_.state() == ServiceState::stopping) {
+        if (leftovers) {
+            held_exit_ = input;  // Stopped means the whole group is gone.
+            start_draining();
+            return;
+        }
+        dispatch(input);
+        return;
+    }
+    const std::string what = describe_exit(uptime);
+    message_ = what;
+    dispatch(input);
+    report_outcome(what, what);
+    if (leftovers) {
+        start_draining();
+    }
+}
+
+std::string Service::describe_exit(Duration uptime) const
+{
+    const std::string how = last_exit_->signal
+                                ? fmt::format("was {}", last_exit_->describe())
+                                : fmt::format("exited with status {}", *last_exit_->code);
+    return fmt::format("{} after {}", how, seconds_text(uptime));
+}
+
+void Service::start_draining()
+{
+    drain_deadline_ = Clock::now() + config_.stop_timeout;
+    if (lifecycle_.state() != ServiceState::stopping && !drain_signalled_) {
+        spdlog::info("service '{}': stopping what is left of its process group after the main "
+                     "process ended",
+                     config_.name);
+        drain_signalled_ = true;
+        signal_group(config_.stop_signal);
+        signal_group(SIGCONT);
+    }
+    poll_drain();
+}
+
+void Service::poll_drain()
+{
+    if (!group_alive()) {
+        on_drained();
+        return;
+    }
+    if (lifecycle_.state() != ServiceState::stopping && Clock::now() >= drain_deadline_) {
+        spdlog::warn("service '{}': leftover processes did not stop within {}; sending SIGKILL "
+                     "to the process group",
+                     config_.name, format_duration(config_.stop_timeout));
+        signal_group(SIGKILL);
+    }
+    drain_timer_.expires_after(drain_poll_interval);
+    drain_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+        if (auto self = weak.lock(); self && !ec) {
+            self->poll_drain();
+        }
+    });
+}
+
+void Service::on_drained()
+{
+    group_id_.reset();
+    drain_timer_.cancel();
+    if (held_exit_) {
+        const LifecycleInput input = *held_exit_;
+        held_exit_.reset();
+        dispatch(input);
+    } else {
+        notify(lifecycle_.state(), lifecycle_.state());
+    }
+    if (spawn_pending_ && !group_id_) {
+        spawn_process();
+    }
+}
+
+void Service::send_stop_signal()
+{
+    spdlog::debug("service '{}': sending {}", config_.name, signal_name(config_.stop_signal));
+    if (config_.kill_group) {
+        signal_group(config_.stop_signal);
+        signal_group(SIGCONT);  // A stopped process cannot act on its stop signal.
+    } else if (main_pid_) {
+        ::kill(*main_pid_, config_.stop_signal);
+        ::kill(*main_pid_, SIGCONT);
+    }
+    if (!main_pid_ && group_id_) {
+        start_draining();
+    }
+}
+
+void Service::send_kill()
+{
+    spdlog::warn("service '{}' did not stop within {}; sending SIGKILL to its process group",
+                 config_.name, format_duration(config_.stop_timeout));
+    signal_group(SIGKILL);
+}
+
+bool Service::signal_group(int signo)
+{
+    if (!group_id_ || !group_alive()) {
+        return false;
+    }
+    return ::kill(-*group_id_, signo) == 0;
+}
+
+bool Service::group_alive() const
+{
+    if (!group_id_) {
+        return false;
+    }
+    if (main_pid_) {
+        return true;  // Not reaped yet, so its PID (the group ID) cannot have been reused.
+    }
+    // The leader is reaped. The kernel does not hand out a PID that is still in use as a
+    // process group ID, so if a process with that PID exists, the group is gone and the
+    // number now belongs to someone else: never signal it.
+    if (process_exists(*group_id_)) {
+        return false;
+    }
+    return ::kill(-*group_id_, 0) == 0 || errno == EPERM;
+}
+
+bool Service::has_live_processes() const
+{
+    return main_pid_.has_value() || group_alive();
+}
+
+std::error_code Service::send_signal(int signo)
+{
+    if (!main_pid_) {
+        return std::make_error_code(std::errc::no_such_process);
+    }
+    const int rc = config_.kill_group ? ::kill(-*group_id_, signo) : ::kill(*main_pid_, signo);
+    return rc == 0 ? std::error_code{} : std::error_code(errno, std::generic_category());
+}
+
+void Service::reopen_logs()
+{
+    stdout_sink_->reopen();
+    stderr_sink_->reopen();
+}
+
+bool Service::needs_restart_for(const ServiceConfig& config) const
+{
+    ServiceConfig live = config;
+    // These apply to the next decision or the next write; the process needs no restart.
+    live.restart = config_.restart;
+    live.start_retries = config_.start_retries;
+    live.backoff = config_.backoff;
+    live.backoff_max = config_.backoff_max;
+    live.log_max_size = config_.log_max_size;
+    live.log_backups = config_.log_backups;
+    live.health = config_.health;
+    live.autostart = config_.autostart;
+    live.essential = config_.essential;
+    live.success_exit_codes = config_.success_exit_codes;
+    live.stop_timeout = config_.stop_timeout;
+    live.depends_on = config_.depends_on;
+    return !(live == config_);
+}
+
+void Service::update_config(ServiceConfig config)
+{
+    const bool outputs_changed = config.stdout_target != config_.stdout_target ||
+                                 config.stderr_target != config_.stderr_target;
+    config_ = std::move(config);
+    lifecycle_.set_policy(LifecyclePolicy::from(config_));
+    if (outputs_changed) {
+        stdout_sink_ = make_sink(config_.stdout_target, "stdout");
+        stderr_sink_ = make_sink(config_.stderr_target, "stderr");
+    } else {
+        stdout_sink_->set_limits(config_.log_max_size, config_.log_backups);
+        stderr_sink_->set_limits(config_.log_max_size, config_.log_backups);
+    }
+}
+
+ServiceStatus Service::status() const
+{
+    ServiceStatus s;
+    s.name = config_.name;
+    s.state = lifecycle_.state();
+    if (!waiting_reason_.empty() && s.state == ServiceState::stopped) {
+        s.state = ServiceState::starting;  // Held back until its dependencies are ready.
+    }
+    s.pid = main_pid_;
+    if (main_pid_) {
+        s.uptime = std::chrono::duration_cast<Duration>(Clock::now() - started_at_);
+    }
+    s.restarts = lifecycle_.restarts();
+    s.failed_starts = lifecycle_.failed_starts();
+    s.health = health_;
+    s.last_exit = last_exit_;
+    s.since = since_;
+    s.message = waiting_reason_.empty() ? message_ : waiting_reason_;
+    return s;
+}
+
+}  // namespace procsup

@@ -1,0 +1,380 @@
+#include "procsup/supervisor.hpp"
+
+#include <sys/wait.h>
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+namespace procsup {
+
+namespace {
+
+bool is_at_rest(ServiceState state)
+{
+    return state == ServiceState::stopped || state == ServiceState::exited ||
+           state == ServiceState::fatal;
+}
+
+std::string_view condition_word(DependencyCondition condition)
+{
+    switch (condition) {
+    case DependencyCondition::started:
+        return "running";
+    case DependencyCondition::healthy:
+        return "healthy";
+    case DependencyCondition::completed:
+        return "completed";
+    }
+    return "running";
+}
+
+}  // namespace
+
+Environment service_base_environment(const Environment& daemon_environment)
+{
+    Environment env = daemon_environment;
+    std::erase_if(env, [](const auto& entry) {
+        const std::string& key = entry.first;
+        return key == "NOTIFY_SOCKET" || key.starts_with("WATCHDOG_") ||
+               key.starts_with("LISTEN_") || key == "PROCSUP_SOCKET";
+    });
+    return env;
+}
+
+Supervisor::Supervisor(boost::asio::io_context& io, Config config)
+    : io_(io),
+      config_(std::move(config)),
+      environment_(std::make_shared<const Environment>(
+          service_base_environment(current_environment())))
+{
+    for (const ServiceConfig& sc : config_.services) {
+        auto service = std::make_shared<Service>(io_, sc, environment_);
+        service->set_listener([this](Service& s, ServiceState from, ServiceState to) {
+            on_state_change(s, from, to);
+        });
+        services_.push_back(std::move(service));
+    }
+}
+
+const Service* Supervisor::find(std::string_view name) const
+{
+    for (const auto& s : services_) {
+        if (s->name() == name) {
+            return s.get();
+        }
+    }
+    return nullptr;
+}
+
+Service* Supervisor::find(std::string_view name)
+{
+    return const_cast<Service*>(std::as_const(*this).find(name));
+}
+
+std::vector<ServiceStatus> Supervisor::status() const
+{
+    std::vector<ServiceStatus> result;
+    result.reserve(services_.size());
+    for (const auto& s : services_) {
+        result.push_back(s->status());
+    }
+    return result;
+}
+
+void Supervisor::start_autostart_services()
+{
+    for (const auto& s : services_) {
+        if (s->config().autostart) {
+            request_start(*s);
+        }
+    }
+}
+
+void Supervisor::request_start(Service& service)
+{
+    if (shutting_down_) {
+        return;
+    }
+    // Starting a service starts what it depends on, as an operator would do by hand.
+    for (const auto& [name, condition] : service.config().depends_on) {
+        Service* d = find(name);
+        if (d && is_at_rest(d->state()) && !is_ready(*d, condition) &&
+            !pending_starts_.contains(name)) {
+            request_start(*d);
+        }
+    }
+    pending_starts_.insert(service.name());
+    try_pending_starts();
+}
+
+bool Supervisor::is_ready(const Service& dependency, DependencyCondition condition)
+{
+    const ServiceState st = dependency.state();
+    switch (condition) {
+    case DependencyCondition::started:
+        // A dependency with a health check is ready once healthy: merely spawned would let
+        // a client connect before the server listens.
+        return st == ServiceState::running &&
+               (!dependency.config().health || dependency.health() == HealthState::healthy);
+    case DependencyCondition::healthy:
+        return st == ServiceState::running && dependency.health() == HealthState::healthy;
+    case DependencyCondition::completed:
+        return st == ServiceState::exited && dependency.last_exit() &&
+               dependency.last_exit()->is_success(dependency.config().success_exit_codes);
+    }
+    return false;
+}
+
+std::optional<std::string> Supervisor::unmet_dependency(const Service& service,
+                                                        bool& failed) const
+{
+    failed = false;
+    for (const auto& [name, condition] : service.config().depends_on) {
+        const Service* d = find(name);
+        if (!d || is_ready(*d, condition)) {
+            continue;  // load_config rejects unknown dependencies.
+        }
+        const ServiceState st = d->state();
+        if (is_at_rest(st) && !pending_starts_.contains(name)) {
+            failed = true;
+            const std::string why = d->message().empty() ? "" : ": " + d->message();
+            return fmt::format("dependency '{}' is {}{}", name, to_string(st), why);
+        }
+        return fmt::format("waiting for {} to be {}", name, condition_word(condition));
+    }
+    return std::nullopt;
+}
+
+void Supervisor::try_pending_starts()
+{
+    // Services are in dependency order, so one pass starts a chain that is ready at once.
+    for (const auto& s : services_) {
+        if (!pending_starts_.contains(s->name())) {
+            continue;
+        }
+        bool failed = false;
+        const auto unmet = unmet_dependency(*s, failed);
+        if (!unmet) {
+            pending_starts_.erase(s->name());
+            s->start();
+        } else if (failed) {
+            pending_starts_.erase(s->name());
+            s->abandon_start(*unmet);
+        } else if (s->waiting_reason() != *unmet) {
+            spdlog::info("service '{}' is {}", s->name(), *unmet);
+            s->set_waiting_reason(*unmet);
+        }
+    }
+}
+
+void Supervisor::act(Action action, const std::vector<std::string>& names, bool wait,
+                     ActionCallback done)
+{
+    auto waiter = std::make_unique<Waiter>();
+    waiter->action = action;
+    waiter->done = std::move(done);
+    for (const std::string& name : names) {
+        Service* s = find(name);
+        if (!s) {
+            continue;
+        }
+        waiter->pending[name] = s->spawn_attempts();
+        switch (action) {
+        case Action::start:
+            if (s->state() != ServiceState::running && s->state() != ServiceState::starting) {
+                request_start(*s);
+            }
+            break;
+        case Action::stop:
+            pending_starts_.erase(name);
+            s->stop();
+            break;
+        case Action::restart:
+            pending_starts_.erase(name);
+            if (s->state() == ServiceState::running || s->state() == ServiceState::starting) {
+                s->restart();
+            } else {
+                request_start(*s);
+            }
+            break;
+        }
+    }
+    if (!wait) {
+        for (const auto& [name, attempts] : waiter->pending) {
+            const Service* s = find(name);
+            waiter->results.push_back(ActionResult{name, true, s->status(), "requested"});
+        }
+        waiter->done(std::move(waiter->results));
+        return;
+    }
+    waiters_.push_back(std::move(waiter));
+    check_waiters();
+}
+
+std::optional<ActionResult> Supervisor::outcome(const Waiter& waiter, const Service& service,
+                                                unsigned attempts_at_request) const
+{
+    const ServiceState st = service.state();
+    const bool attempted = service.spawn_attempts() > attempts_at_request;
+    auto result = [&](bool ok, std::string message) {
+        return ActionResult{service.name(), ok, service.status(), std::move(message)};
+    };
+
+    if (waiter.action == Action::stop) {
+        if (is_at_rest(st) && !service.has_live_processes()) {
+            return result(true, std::string(to_string(st)));
+        }
+        return std::nullopt;
+    }
+    if (st == ServiceState::running && (waiter.action == Action::start || attempted)) {
+        return result(true, "running");
+    }
+    if (pending_starts_.contains(service.name()) || st == ServiceState::starting ||
+        st == ServiceState::stopping) {
+        return std::nullopt;
+    }
+    if (st == ServiceState::exited && service.last_exit() &&
+        service.last_exit()->is_success(service.config().success_exit_codes) && attempted) {
+        return result(true, "completed: " + service.message());
+    }
+    if (st == ServiceState::running) {
+        return std::nullopt;  // A restart whose new process has not been spawned yet.
+    }
+    const std::string why = service.message().empty() ? std::string(to_string(st))
+                                                       : service.message();
+    return result(false, why);
+}
+
+void Supervisor::check_waiters()
+{
+    for (auto it = waiters_.begin(); it != waiters_.end();) {
+        Waiter& w = **it;
+        for (auto p = w.pending.begin(); p != w.pending.end();) {
+            const Service* s = find(p->first);
+            std::optional<ActionResult> r =
+                s ? outcome(w, *s, p->second)
+                  : std::optional<ActionResult>(ActionResult{p->first, false, {}, "removed"});
+            if (r) {
+                w.results.push_back(std::move(*r));
+                p = w.pending.erase(p);
+            } else {
+                ++p;
+            }
+        }
+        if (w.pending.empty()) {
+            auto done = std::move(w.done);
+            auto results = std::move(w.results);
+            it = waiters_.erase(it);
+            done(std::move(results));
+        } else {
+            ++it;
+        }
+    }
+}
+
+void Supervisor::on_state_change(Service& service, ServiceState from, ServiceState to)
+{
+    if (observer_) {
+        observer_(service, from, to);
+    }
+    if (shutting_down_ && service.was_killed() && to == ServiceState::stopped) {
+        any_killed_ = true;
+    }
+    if (service.config().essential && !shutting_down_ && from != to &&
+        (to == ServiceState::exited || to == ServiceState::fatal)) {
+        on_essential_end(service);
+    }
+    try_pending_starts();
+    check_waiters();
+    if (shutting_down_) {
+        advance_shutdown();
+    }
+}
+
+void Supervisor::on_essential_end(const Service& service)
+{
+    const int status = service.last_exit() ? service.last_exit()->shell_code() : 1;
+    spdlog::error("essential service '{}' ended for good ({}); shutting down with status {}",
+                  service.name(),
+                  service.last_exit() ? service.last_exit()->describe() : service.message(),
+                  status);
+    essential_exit_status_ = status;
+    shutdown();
+}
+
+void Supervisor::shutdown()
+{
+    if (shutting_down_) {
+        return;
+    }
+    shutting_down_ = true;
+    for (const auto& s : services_) {
+        if (pending_starts_.erase(s->name()) > 0) {
+            s->abandon_start("the daemon is shutting down");
+        }
+    }
+    advance_shutdown();
+}
+
+bool Supervisor::has_live_dependents(const Service& service) const
+{
+    for (const auto& s : services_) {
+        if (s->config().depends_on.contains(service.name()) &&
+            (!is_at_rest(s->state()) || s->has_live_processes())) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void Supervisor::advance_shutdown()
+{
+    bool all_done = true;
+    for (const auto& s : services_) {
+        if (is_at_rest(s->state()) && !s->has_live_processes()) {
+            continue;
+        }
+        all_done = false;
+        if (s->state() != ServiceState::stopping && !has_live_dependents(*s)) {
+            s->stop();
+        }
+    }
+    if (!all_done || !shutdown_done_) {
+        return;
+    }
+    const int status = essential_exit_status_.value_or(any_killed_ ? 137 : 0);
+    auto done = std::move(shutdown_done_);
+    shutdown_done_ = nullptr;
+    done(status);
+}
+
+void Supervisor::reap_children()
+{
+    for (;;) {
+        int status = 0;
+        const pid_t pid = ::waitpid(-1, &status, WNOHANG);
+        if (pid <= 0) {
+            break;  // 0: children left but none exited; -1/ECHILD: no children at all.
+        }
+        const bool known = std::any_of(services_.begin(), services_.end(), [&](const auto& s) {
+            return s->handle_exit(pid, status);
+        });
+        if (!known) {
+            spdlog::debug("reaped orphaned process {} ({})", pid,
+                          ExitStatus::from_wait_status(status).describe());
+        }
+    }
+    if (shutting_down_) {
+        advance_shutdown();
+    }
+}
+
+void Supervisor::reopen_logs()
+{
+    for (const auto& s : services_) {
+        s->reopen_logs();
+    }
+}
+
+}  // namespace procsup
