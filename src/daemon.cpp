@@ -170,6 +170,8 @@ private:
 bool Daemon::set_up()
 {
     if (config_.supervisor.pidfile) {
+        std::error_code ignored;  // acquire() reports a directory that cannot be made.
+        std::filesystem::create_directories(config_.supervisor.pidfile->parent_path(), ignored);
         std::string error;
         std::string warning;
         if (!pidfile_.acquire(*config_.supervisor.pidfile, error, warning)) {

@@ -1,0 +1,93 @@
+// Test harness for the end-to-end tests: a private folder per test, the real procsup binary
+// run as a daemon and as a client, polling with deadlines, and a cleanup that ends every
+// process the test started (found by a token in their environment) even when a check fails.
+#pragma once
+
+#include <sys/types.h>
+
+#include <boost/json.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace procsup::test {
+
+using namespace std::chrono_literals;
+
+struct CommandResult {
+    int exit_code = -1;  // 128+N when killed by signal N; -1 when it timed out
+    std::string out;
+    std::string err;
+};
+
+// Runs `argv` with the given extra environment, collects its output, kills it at `timeout`.
+CommandResult run_command(const std::vector<std::string>& argv,
+                          std::chrono::milliseconds timeout = 20s,
+                          const std::vector<std::string>& extra_env = {});
+
+// Polls `condition` every few milliseconds until it holds or `limit` passes.
+bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds limit = 10s);
+
+// A free TCP port on 127.0.0.1 (bound, read, released).
+int free_port();
+
+bool process_alive(pid_t pid);  // a zombie counts as gone
+std::optional<pid_t> read_pid(const std::filesystem::path& file);
+std::string read_file(const std::filesystem::path& file);
+void write_file(const std::filesystem::path& file, const std::string& text);
+
+// PIDs of live processes whose environment holds PROCSUP_TEST_TOKEN=<token>.
+std::vector<pid_t> processes_with_token(const std::string& token);
+// Children of `parent` that are zombies.
+std::vector<pid_t> zombie_children(pid_t parent);
+
+// One test's world: a temp folder, a config, a daemon, and a token that every service
+// started through this fixture carries in its environment.
+class Fixture {
+public:
+    Fixture();
+    ~Fixture();
+    Fixture(const Fixture&) = delete;
+    Fixture& operator=(const Fixture&) = delete;
+
+    const std::filesystem::path& dir() const { return dir_; }
+    std::filesystem::path path(const std::string& name) const { return dir_ / name; }
+    const std::string& token() const { return token_; }
+    std::filesystem::path config_path() const { return dir_ / "procsup.toml"; }
+    std::filesystem::path socket_path() const { return dir_ / "procsup.sock"; }
+    std::filesystem::path pidfile_path() const { return dir_ / "procsup.pid"; }
+    std::filesystem::path log_path() const { return dir_ / "procsup.log"; }
+
+    // Writes the config: a [supervisor] table for this folder, then `services` (TOML text in
+    // which @DIR@ and @TOKEN@ are replaced). Each [services.X] gets the token environment
+    // unless it sets `environment` itself (then the test adds PROCSUP_TEST_TOKEN).
+    void write_config(const std::string& services);
+
+    // `procsup daemon --detach`; REQUIREs success and returns the result.
+    CommandResult start_daemon();
+    std::optional<pid_t> daemon_pid() const { return read_pid(pidfile_path()); }
+
+    // A client verb against this fixture's socket.
+    CommandResult cli(const std::vector<std::string>& args, std::chrono::milliseconds timeout = 20s);
+
+    // status --json, parsed; the service object, or null when absent.
+    boost::json::value status_of(const std::string& service);
+    std::string state_of(const std::string& service);
+    std::optional<pid_t> pid_of(const std::string& service);
+
+    // Stops the daemon and ends whatever the test left behind.
+    void cleanup();
+
+private:
+    std::filesystem::path dir_;
+    std::string token_;
+    bool cleaned_ = false;
+};
+
+std::filesystem::path procsup_binary();
+
+}  // namespace procsup::test
