@@ -81,16 +81,18 @@ bool needs_pipe(const OutputTarget& target)
 }  // namespace
 
 Service::Service(boost::asio::io_context& io, ServiceConfig config,
-                 std::shared_ptr<const Environment> base_environment)
+                 std::shared_ptr<const Environment> base_environment, ChildWatcher& children)
     : io_(io),
       config_(std::move(config)),
       base_environment_(std::move(base_environment)),
       lifecycle_(LifecyclePolicy::from(config_)),
       since_(std::chrono::system_clock::now()),
+      children_(children),
       start_timer_(io),
       backoff_timer_(io),
       stop_timer_(io),
-      drain_timer_(io)
+      drain_timer_(io),
+      health_timer_(io)
 {
     stdout_sink_ = make_sink(config_.stdout_target, "stdout");
     stderr_sink_ = make_sink(config_.stderr_target, "stderr");
@@ -155,9 +157,92 @@ void Service::dispatch(const LifecycleInput& input)
     const ServiceState to = lifecycle_.state();
     if (from != to) {
         since_ = std::chrono::system_clock::now();
+        if (to == ServiceState::running) {
+            start_health_checks();
+        } else if (from == ServiceState::running) {
+            stop_health_checks();
+        }
         notify(from, to);
     }
     apply(actions);
+}
+
+void Service::start_health_checks()
+{
+    if (!config_.health || !main_pid_) {
+        return;
+    }
+    if (!health_tracker_) {
+        health_tracker_.emplace(*config_.health);
+    }
+    health_tracker_->reset(started_at_);
+    health_output_.clear();
+    CheckContext context{build_environment(), config_.directory, config_.user, config_.group,
+                         config_.umask};
+    health_probe_ = HealthProbe::create(io_, *config_.health, std::move(context), children_);
+    // The first check runs as soon as the service counts as running, so dependents wait no
+    // longer than they must; later ones `interval` after the end of the previous one.
+    schedule_health_check(Duration::zero());
+}
+
+void Service::stop_health_checks()
+{
+    health_timer_.cancel();
+    if (health_probe_) {
+        health_probe_->cancel();
+        health_probe_.reset();
+    }
+    if (health_tracker_) {
+        health_tracker_->clear();
+    }
+}
+
+void Service::schedule_health_check(Duration delay)
+{
+    health_timer_.expires_after(delay);
+    health_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+        if (auto self = weak.lock(); self && !ec) {
+            self->run_health_check();
+        }
+    });
+}
+
+void Service::run_health_check()
+{
+    if (!health_probe_) {
+        return;
+    }
+    health_probe_->run([weak = weak_from_this()](HealthResult result) {
+        if (auto self = weak.lock()) {
+            self->on_health_result(result);
+        }
+    });
+}
+
+void Service::on_health_result(const HealthResult& result)
+{
+    if (!health_tracker_ || lifecycle_.state() != ServiceState::running) {
+        return;
+    }
+    const HealthState before = health_tracker_->state();
+    const HealthState after = health_tracker_->record(result.passed, Clock::now());
+    health_output_ = result.output;
+    if (before != after) {
+        const auto level = after == HealthState::unhealthy ? spdlog::level::warn
+                                                           : spdlog::level::info;
+        spdlog::log(level, "service '{}' is {} ({})", config_.name, to_string(after),
+                    result.output);
+        notify(lifecycle_.state(), lifecycle_.state());
+    }
+    if (after == HealthState::unhealthy &&
+        config_.health->on_unhealthy == UnhealthyAction::restart) {
+        spdlog::warn("service '{}' failed {} health checks in a row; restarting it",
+                     config_.name, health_tracker_->failures());
+        message_ = fmt::format("restarted: unhealthy ({})", result.output);
+        dispatch({LifecycleEvent::restart_requested});
+        return;
+    }
+    schedule_health_check(config_.health->interval);
 }
 
 void Service::notify(ServiceState from, ServiceState to)
@@ -594,7 +679,9 @@ ServiceStatus Service::status() const
     }
     s.restarts = lifecycle_.restarts();
     s.failed_starts = lifecycle_.failed_starts();
-    s.health = health_;
+    s.health = health();
+    s.health_output = health_output_;
+    s.health_failures = health_tracker_ ? health_tracker_->failures() : 0;
     s.last_exit = last_exit_;
     s.since = since_;
     s.message = waiting_reason_.empty() ? message_ : waiting_reason_;

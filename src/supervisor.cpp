@@ -49,7 +49,7 @@ Supervisor::Supervisor(boost::asio::io_context& io, Config config)
           service_base_environment(current_environment())))
 {
     for (const ServiceConfig& sc : config_.services) {
-        auto service = std::make_shared<Service>(io_, sc, environment_);
+        auto service = std::make_shared<Service>(io_, sc, environment_, children_);
         service->set_listener([this](Service& s, ServiceState from, ServiceState to) {
             on_state_change(s, from, to);
         });
@@ -360,7 +360,7 @@ void Supervisor::reap_children()
         const bool known = std::any_of(services_.begin(), services_.end(), [&](const auto& s) {
             return s->handle_exit(pid, status);
         });
-        if (!known) {
+        if (!known && !children_.dispatch(pid, status)) {
             spdlog::debug("reaped orphaned process {} ({})", pid,
                           ExitStatus::from_wait_status(status).describe());
         }
@@ -368,6 +368,28 @@ void Supervisor::reap_children()
     if (shutting_down_) {
         advance_shutdown();
     }
+}
+
+void ChildRegistry::watch(pid_t pid, ExitCallback on_exit)
+{
+    callbacks_[pid] = std::move(on_exit);
+}
+
+void ChildRegistry::forget(pid_t pid)
+{
+    callbacks_.erase(pid);
+}
+
+bool ChildRegistry::dispatch(pid_t pid, int wait_status)
+{
+    const auto it = callbacks_.find(pid);
+    if (it == callbacks_.end()) {
+        return false;
+    }
+    ExitCallback callback = std::move(it->second);
+    callbacks_.erase(it);
+    callback(wait_status);
+    return true;
 }
 
 void Supervisor::reopen_logs()

@@ -21,6 +21,7 @@
 
 #include "procsup/config.hpp"
 #include "procsup/exit_status.hpp"
+#include "procsup/health_check.hpp"
 #include "procsup/lifecycle.hpp"
 #include "procsup/service_status.hpp"
 
@@ -36,7 +37,7 @@ public:
     // `base_environment` is the daemon's environment without the variables that belong to
     // procsup itself (NOTIFY_SOCKET, WATCHDOG_*, LISTEN_*).
     Service(boost::asio::io_context& io, ServiceConfig config,
-            std::shared_ptr<const Environment> base_environment);
+            std::shared_ptr<const Environment> base_environment, ChildWatcher& children);
     Service(const Service&) = delete;
     Service& operator=(const Service&) = delete;
 
@@ -72,7 +73,10 @@ public:
     bool was_killed() const { return lifecycle_.was_killed(); }
     const std::optional<ExitStatus>& last_exit() const { return last_exit_; }
     std::optional<pid_t> main_pid() const { return main_pid_; }
-    HealthState health() const { return health_; }
+    HealthState health() const
+    {
+        return health_tracker_ ? health_tracker_->state() : HealthState::none;
+    }
     // Counts every attempt to spawn, so callers can tell an outcome from an older one.
     unsigned spawn_attempts() const { return spawn_attempts_; }
     const std::string& message() const { return message_; }
@@ -99,6 +103,11 @@ private:
     void arm(boost::asio::steady_timer& timer, Duration delay, LifecycleEvent event);
     std::vector<std::string> build_environment() const;
     std::shared_ptr<OutputSink> make_sink(const OutputTarget& target, const char* stream);
+    void start_health_checks();
+    void stop_health_checks();
+    void schedule_health_check(Duration delay);
+    void run_health_check();
+    void on_health_result(const HealthResult& result);
 
     boost::asio::io_context& io_;
     ServiceConfig config_;
@@ -118,7 +127,10 @@ private:
     std::chrono::system_clock::time_point since_;
     std::string message_;
     std::string waiting_reason_;
-    HealthState health_ = HealthState::none;
+    ChildWatcher& children_;
+    std::optional<HealthTracker> health_tracker_;
+    std::unique_ptr<HealthProbe> health_probe_;
+    std::string health_output_;
 
     std::shared_ptr<OutputSink> stdout_sink_;
     std::shared_ptr<OutputSink> stderr_sink_;
@@ -127,6 +139,7 @@ private:
     boost::asio::steady_timer backoff_timer_;
     boost::asio::steady_timer stop_timer_;
     boost::asio::steady_timer drain_timer_;
+    boost::asio::steady_timer health_timer_;
 };
 
 }  // namespace procsup

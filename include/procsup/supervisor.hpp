@@ -33,6 +33,19 @@ using ActionCallback = std::function<void(std::vector<ActionResult>)>;
 
 enum class Action { start, stop, restart };
 
+// Children that are not a service's main process but whose exit someone waits for (exec
+// health checks). The supervisor's reaper hands their statuses over.
+class ChildRegistry : public ChildWatcher {
+public:
+    void watch(pid_t pid, ExitCallback on_exit) override;
+    void forget(pid_t pid) override;
+    // Returns false when nobody watches `pid`.
+    bool dispatch(pid_t pid, int wait_status);
+
+private:
+    std::map<pid_t, ExitCallback> callbacks_;
+};
+
 class Supervisor {
 public:
     // Called after every state change of any service, for the event stream and D-Bus.
@@ -95,6 +108,7 @@ private:
     boost::asio::io_context& io_;
     Config config_;
     std::shared_ptr<const Environment> environment_;
+    ChildRegistry children_;  // before services_: they keep a reference to it
     std::vector<std::shared_ptr<Service>> services_;  // dependency order
     std::set<std::string> pending_starts_;            // held back by dependencies
     std::vector<std::unique_ptr<Waiter>> waiters_;
