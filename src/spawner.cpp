@@ -6,13 +6,13 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <system_error>
 #include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
 #include <climits>
 #include <cstdint>
+#include <system_error>
 #include <utility>
 
 namespace procsup {

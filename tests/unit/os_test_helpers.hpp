@@ -3,6 +3,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -20,12 +21,12 @@
 #include <string>
 #include <string_view>
 
-#include <poll.h>
-
 namespace procsup::test {
 
 namespace fs = std::filesystem;
-using namespace std::chrono_literals;
+
+// Generous, since the machine is shared; a passing test never waits this long.
+constexpr std::chrono::milliseconds default_timeout{5000};
 
 // A fresh directory under /tmp, removed with its contents on destruction.
 class TempDir {
@@ -100,7 +101,8 @@ inline int remaining_ms(std::chrono::steady_clock::time_point deadline)
 
 // Waits for `pid` to exit (through a pidfd, so without sleeping) and reaps it.
 // Returns the wait status, or nullopt when the deadline passed first.
-inline std::optional<int> wait_for_exit(pid_t pid, std::chrono::milliseconds timeout = 5s)
+inline std::optional<int> wait_for_exit(pid_t pid,
+                                        std::chrono::milliseconds timeout = default_timeout)
 {
     int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
     if (pidfd >= 0) {
@@ -127,7 +129,7 @@ public:
 
     pid_t pid() const { return pid_; }
 
-    std::optional<int> wait(std::chrono::milliseconds timeout = 5s)
+    std::optional<int> wait(std::chrono::milliseconds timeout = default_timeout)
     {
         auto status = wait_for_exit(pid_, timeout);
         if (status) {
@@ -150,7 +152,7 @@ private:
 };
 
 // Reads `fd` until EOF or the deadline.
-inline std::string read_until_eof(int fd, std::chrono::milliseconds timeout = 5s)
+inline std::string read_until_eof(int fd, std::chrono::milliseconds timeout = default_timeout)
 {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     std::string data;

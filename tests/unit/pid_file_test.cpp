@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "os_test_helpers.hpp"
 #include <doctest/doctest.h>
 
+#include "os_test_helpers.hpp"
 #include "procsup/spawner.hpp"
 
 using namespace procsup;

@@ -11,8 +11,9 @@
 #include <sstream>
 #include <string>
 
-#include "os_test_helpers.hpp"
 #include <doctest/doctest.h>
+
+#include "os_test_helpers.hpp"
 
 using namespace procsup;
 using namespace procsup::test;
