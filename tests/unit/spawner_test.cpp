@@ -1,6 +1,7 @@
 #include "procsup/spawner.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -294,6 +295,37 @@ TEST_SUITE("spawner")
 
         CHECK(proc_status_field(child.pid(), "Uid").starts_with("65534\t65534"));
         CHECK(proc_status_field(child.pid(), "Gid").starts_with("65534\t65534"));
+    }
+
+    TEST_CASE("switching user without root is refused before forking")
+    {
+        if (geteuid() != 0) {
+            MESSAGE("skipped: needs root to become another user first");
+            return;
+        }
+        // Runs in a forked helper that drops to 'nobody' and reports through a pipe.
+        Pipe report;
+        pid_t helper = fork();
+        REQUIRE(helper >= 0);
+        if (helper == 0) {
+            if (setgroups(0, nullptr) < 0 || setgid(65534) < 0 || setuid(65534) < 0) {
+                _exit(1);
+            }
+            auto request = request_for({"true"});
+            request.user = "root";
+            auto result = spawn(request);
+            std::string text = std::holds_alternative<SpawnError>(result)
+                                   ? std::get<SpawnError>(result).to_string()
+                                   : "spawned";
+            ssize_t n = write(report.write_fd, text.data(), text.size());
+            _exit(n < 0 ? 1 : 0);
+        }
+        ChildGuard guard(helper);
+        report.close_write();
+
+        CHECK(read_until_eof(report.read_fd) ==
+              "user 'root': switching user needs root (procsup runs as uid 65534)");
+        CHECK(guard.wait() == 0);
     }
 
     TEST_CASE("find_in_path returns the first executable match")
