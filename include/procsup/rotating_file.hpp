@@ -45,6 +45,11 @@ public:
 private:
     std::error_code open();
     void close();
+    void mark_failed(std::error_code ec);
+    void check_file_on_disk();
+    bool would_pass_max_size(std::uint64_t extra) const;
+    std::error_code shift_backups();
+    std::error_code write_all(std::string_view data);
 
     std::filesystem::path path_;
     std::uint64_t max_size_;
@@ -55,6 +60,7 @@ private:
     bool failure_reported_ = false;
     bool new_failure_ = false;
     std::chrono::steady_clock::time_point next_retry_{};
+    std::chrono::steady_clock::time_point next_file_check_{};
 };
 
 }  // namespace procsup
