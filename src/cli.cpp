@@ -257,6 +257,29 @@ int cmd_shutdown(const GlobalOptions& global, bool no_wait)
     return exit_ok;
 }
 
+int cmd_update(const GlobalOptions& global, bool dry_run)
+{
+    Client client(global);
+    json::object request{{"command", "update"}};
+    if (dry_run) {
+        request["dry_run"] = true;
+    }
+    auto reply = client.call(std::move(request));
+    if (const int* status = std::get_if<int>(&reply)) {
+        return *status;
+    }
+    const json::object& r = std::get<json::object>(reply);
+    if (const auto status = check_error(r, global.json)) {
+        return *status;
+    }
+    if (global.json) {
+        std::cout << json::serialize(r) << "\n";
+    } else {
+        std::cout << (dry_run ? "would change: " : "") << r.at("summary").as_string() << "\n";
+    }
+    return exit_ok;
+}
+
 int cmd_check_config(const GlobalOptions& global)
 {
     const std::filesystem::path file = global.config.empty() ? default_config : global.config;
@@ -334,6 +357,9 @@ int run_cli(int argc, char** argv)
     signal->add_option("names", names, "services");
     signal->add_flag("--all", all, "every service");
     app.add_subcommand("reopen-logs", "reopen every log file (as SIGHUP to the daemon)");
+    bool dry_run = false;
+    auto* update = app.add_subcommand("update", "re-read the config and apply the difference");
+    update->add_flag("--dry-run", dry_run, "print what would change, change nothing");
     auto* shutdown = app.add_subcommand("shutdown", "stop every service, then the daemon");
     shutdown->add_flag("--no-wait", no_wait, "return without waiting for the daemon to exit");
     app.add_subcommand("version", "print version and build information");
@@ -372,6 +398,9 @@ int run_cli(int argc, char** argv)
     }
     if (app.got_subcommand("reopen-logs")) {
         return cmd_simple(global, "reopen-logs", "reopened log files");
+    }
+    if (update->parsed()) {
+        return cmd_update(global, dry_run);
     }
     if (shutdown->parsed()) {
         return cmd_shutdown(global, no_wait);

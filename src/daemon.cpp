@@ -137,14 +137,15 @@ std::optional<int> detach(ReadinessReport& report)
 
 class Daemon {
 public:
-    Daemon(Config config, ReadinessReport& report)
+    Daemon(Config config, const DaemonOptions& options, ReadinessReport& report)
         : config_(std::move(config)),
+          options_(options),
           report_(report),
           supervisor_(io_, config_),
           signals_(io_),
           server_(io_, supervisor_,
                   DaemonControls{[this] { begin_shutdown(); }, [this] { reopen_logs(); },
-                                 nullptr})
+                                 [this](bool dry_run) { return update(dry_run); }})
     {
     }
 
@@ -156,9 +157,11 @@ private:
     void on_signal(int signo);
     void begin_shutdown();
     void reopen_logs();
+    boost::json::object update(bool dry_run);
 
     boost::asio::io_context io_;
     Config config_;
+    const DaemonOptions& options_;
     ReadinessReport& report_;
     Supervisor supervisor_;
     boost::asio::signal_set signals_;
@@ -246,7 +249,8 @@ void Daemon::on_signal(int signo)
         reopen_logs();
         break;
     case SIGUSR1:
-        spdlog::warn("received SIGUSR1, but 'update' is not available in this build; ignoring");
+        spdlog::info("received SIGUSR1; re-reading the config");
+        update(false);
         break;
     default:
         break;
@@ -265,6 +269,49 @@ void Daemon::reopen_logs()
     reopen_daemon_log();
     supervisor_.reopen_logs();
     spdlog::info("reopened log files");
+}
+
+boost::json::object Daemon::update(bool dry_run)
+{
+    Config next;
+    try {
+        next = load_config(config_.file, current_environment());
+    } catch (const ConfigError& e) {
+        boost::json::array errors;
+        for (const ConfigDiagnostic& d : e.diagnostics()) {
+            errors.emplace_back(d.to_string());
+        }
+        spdlog::error("update rejected, keeping the running config: {}", e.what());
+        boost::json::object r = protocol::make_error(protocol::error_bad_request,
+                                                     std::string("config not applied:\n") +
+                                                         e.what());
+        r["diagnostics"] = std::move(errors);
+        return r;
+    }
+    if (supervisor_.is_shutting_down()) {
+        return protocol::make_error(protocol::error_shutting_down, "the daemon is shutting down");
+    }
+    const UpdateReport report = dry_run ? supervisor_.plan_update(next)
+                                        : supervisor_.apply_update(std::move(next));
+    if (!dry_run) {
+        spdlog::info("config '{}' re-read: {}", config_.file.string(), report.summary());
+    }
+    auto names = [](const std::vector<std::string>& list) {
+        boost::json::array a;
+        for (const std::string& n : list) {
+            a.emplace_back(n);
+        }
+        return a;
+    };
+    boost::json::object r = protocol::make_ok();
+    r["dry_run"] = dry_run;
+    r["added"] = names(report.added);
+    r["removed"] = names(report.removed);
+    r["restarted"] = names(report.restarted);
+    r["updated"] = names(report.updated);
+    r["unchanged"] = names(report.unchanged);
+    r["summary"] = report.summary();
+    return r;
 }
 
 }  // namespace
@@ -304,7 +351,7 @@ int run_daemon(const DaemonOptions& options)
     // a service's escaped processes.
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);
 
-    Daemon daemon(std::move(config), report);
+    Daemon daemon(std::move(config), options, report);
     return daemon.run();
 }
 
