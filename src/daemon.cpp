@@ -20,6 +20,7 @@
 #include "procsup/pid_file.hpp"
 #include "procsup/protocol.hpp"
 #include "procsup/supervisor.hpp"
+#include "procsup/systemd_notify.hpp"
 
 namespace procsup {
 
@@ -143,6 +144,7 @@ public:
           report_(report),
           supervisor_(io_, config_),
           signals_(io_),
+          notifier_(io_),
           server_(io_, supervisor_,
                   DaemonControls{[this] { begin_shutdown(); }, [this] { reopen_logs(); },
                                  [this](bool dry_run) { return update(dry_run); }})
@@ -158,6 +160,7 @@ private:
     void begin_shutdown();
     void reopen_logs();
     boost::json::object update(bool dry_run);
+    void tell_systemd();
 
     boost::asio::io_context io_;
     Config config_;
@@ -165,6 +168,7 @@ private:
     ReadinessReport& report_;
     Supervisor supervisor_;
     boost::asio::signal_set signals_;
+    SystemdNotifier notifier_;
     ControlServer server_;
     DaemonPidFile pidfile_;
     int exit_status_ = 0;
@@ -212,7 +216,12 @@ int Daemon::run()
     spdlog::info("procsup {} started (pid {}, config '{}', socket '{}')", PROCSUP_VERSION,
                  ::getpid(), config_.file.string(), config_.supervisor.socket.string());
     report_.ready();
+    supervisor_.set_observer([this](const Service&, ServiceState, ServiceState) {
+        tell_systemd();
+    });
+    notifier_.start_watchdog();
     supervisor_.start_autostart_services();
+    tell_systemd();
     wait_for_signal();
     io_.run();
     // Children that are still exiting as the loop ends are reaped here, not left as zombies.
@@ -260,8 +269,20 @@ void Daemon::on_signal(int signo)
 void Daemon::begin_shutdown()
 {
     if (!supervisor_.is_shutting_down()) {
+        notifier_.stopping();
         supervisor_.shutdown();
     }
+}
+
+void Daemon::tell_systemd()
+{
+    std::vector<std::string> autostart;
+    for (const ServiceConfig& s : supervisor_.config().services) {
+        if (s.autostart) {
+            autostart.push_back(s.name);
+        }
+    }
+    notifier_.update(supervisor_.status(), autostart);
 }
 
 void Daemon::reopen_logs()
@@ -291,10 +312,14 @@ boost::json::object Daemon::update(bool dry_run)
     if (supervisor_.is_shutting_down()) {
         return protocol::make_error(protocol::error_shutting_down, "the daemon is shutting down");
     }
+    if (!dry_run) {
+        notifier_.reloading();
+    }
     const UpdateReport report = dry_run ? supervisor_.plan_update(next)
                                         : supervisor_.apply_update(std::move(next));
     if (!dry_run) {
         spdlog::info("config '{}' re-read: {}", config_.file.string(), report.summary());
+        notifier_.reloaded();
     }
     auto names = [](const std::vector<std::string>& list) {
         boost::json::array a;
