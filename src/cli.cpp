@@ -18,6 +18,7 @@
 #include "procsup/daemon.hpp"
 #include "procsup/protocol.hpp"
 #include "procsup/render.hpp"
+#include "procsup/run_command.hpp"
 
 namespace procsup {
 
@@ -364,6 +365,33 @@ int run_cli(int argc, char** argv)
     shutdown->add_flag("--no-wait", no_wait, "return without waiting for the daemon to exit");
     app.add_subcommand("version", "print version and build information");
 
+    RunOptions run_options;
+    bool run_detach = false;
+    auto* run = app.add_subcommand("run", "supervise one command without a config file");
+    run->add_option("--name", run_options.name, "service name (default: the command's name)");
+    run->add_option("--restart", run_options.restart, "always | on-failure | never")
+        ->capture_default_str();
+    run->add_option("--stop-signal", run_options.stop_signal)->capture_default_str();
+    run->add_option("--stop-timeout", run_options.stop_timeout)->capture_default_str();
+    run->add_option("--start-seconds", run_options.start_seconds)->capture_default_str();
+    run->add_option("--log", run_options.log, "write the command's output to this file");
+    run->add_option("--log-max-size", run_options.log_max_size)->capture_default_str();
+    run->add_option("--log-backups", run_options.log_backups)->capture_default_str();
+    run->add_option("--pidfile", run_options.pidfile, "write the command's PID to this file");
+    run->add_option("--health-cmd", run_options.health_cmd, "health check: a shell command");
+    run->add_option("--health-http", run_options.health_http, "health check: http://host:port/");
+    run->add_option("--health-tcp", run_options.health_tcp, "health check: host:port");
+    run->add_option("--health-interval", run_options.health_interval)->capture_default_str();
+    run->add_option("--health-timeout", run_options.health_timeout)->capture_default_str();
+    run->add_option("--health-retries", run_options.health_retries)->capture_default_str();
+    run->add_option("--user", run_options.user, "run the command as this user (needs root)");
+    run->add_option("--env", run_options.env, "KEY=VALUE for the command's environment");
+    run->add_flag("--group", run_options.group, "signal the command's whole process group");
+    run->add_flag("--detach", run_detach,
+                  "return once the command runs, print its PID, survive the terminal");
+    run->add_option("command", run_options.command, "the command and its arguments, after --")
+        ->required();
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -381,6 +409,19 @@ int run_cli(int argc, char** argv)
             daemon_options.socket = global.socket;
         }
         return run_daemon(daemon_options);
+    }
+    if (run->parsed()) {
+        run_options.socket = global.socket;
+        auto config = make_run_config(run_options);
+        if (const std::string* error = std::get_if<std::string>(&config)) {
+            std::fprintf(stderr, "procsup: %s\n", error->c_str());
+            return exit_usage;
+        }
+        DaemonOptions options;
+        options.config = std::move(std::get<Config>(config));
+        options.run_mode = true;
+        options.detach = run_detach;
+        return run_daemon(options);
     }
     if (app.got_subcommand("check-config")) {
         return cmd_check_config(global);

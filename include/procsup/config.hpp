@@ -22,7 +22,8 @@ enum class UnhealthyAction { restart, ignore };
 
 // Where a stream of a service goes.
 struct OutputTarget {
-    enum class Kind { file, inherit, null, merge_into_stdout };
+    // passthrough: the daemon's own descriptor is handed to the child (`procsup run`).
+    enum class Kind { file, inherit, null, merge_into_stdout, passthrough };
     Kind kind = Kind::file;
     std::filesystem::path path;  // absolute, for Kind::file only
 
