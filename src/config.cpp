@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <limits>
 #include <map>
@@ -101,25 +102,27 @@ std::string location(const fs::path& file, Position at)
     return file.string() + ":" + std::to_string(at.line) + ":" + std::to_string(at.column);
 }
 
+// The characters of a bare TOML key.
+bool is_bare_key_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+}
+
 bool is_valid_service_name(std::string_view name)
 {
     if (name.empty() || name.size() > max_service_name) {
         return false;
     }
-    return std::all_of(name.begin(), name.end(), [](char c) {
-        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-               c == '_' || c == '.' || c == '-';
-    });
+    return std::all_of(name.begin(), name.end(),
+                       [](char c) { return is_bare_key_char(c) || c == '.'; });
 }
 
 // "services.web", or services."a.b" when the name is not a bare TOML key, as TOML writes it.
 std::string service_key_path(std::string_view name)
 {
-    bool needs_quotes = name.empty() || !std::all_of(name.begin(), name.end(), [](char c) {
-                            return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                                   (c >= '0' && c <= '9') || c == '_' || c == '-';
-                        });
-    return "services." + (needs_quotes ? "\"" + std::string(name) + "\"" : std::string(name));
+    bool is_bare = !name.empty() && std::all_of(name.begin(), name.end(), is_bare_key_char);
+    return "services." + (is_bare ? std::string(name) : "\"" + std::string(name) + "\"");
 }
 
 std::variant<std::string, std::error_code> read_text_file(const fs::path& path)
@@ -180,12 +183,13 @@ std::variant<HostPort, std::string> parse_host_port(std::string_view text,
         return result;
     }
     auto port = rest.substr(1);
-    if (rest.front() != ':' || port.empty() || port.size() > 5 ||
-        port.find_first_not_of("0123456789") != std::string_view::npos ||
-        std::stoul(std::string(port)) == 0 || std::stoul(std::string(port)) > 65535) {
+    unsigned number = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
+    if (rest.front() != ':' || port.empty() || ec != std::errc() ||
+        end != port.data() + port.size() || number == 0 || number > 65535) {
         return std::string("invalid port; expected a number from 1 to 65535");
     }
-    result.port = static_cast<std::uint16_t>(std::stoul(std::string(port)));
+    result.port = static_cast<std::uint16_t>(number);
     return result;
 }
 
@@ -286,6 +290,8 @@ private:
     void read_dependencies(const TableReader& t, LoadedService& service);
     std::optional<HealthCheckConfig> read_health(const TableReader& service);
     void read_health_kind(const TableReader& t, HealthCheckConfig& health);
+    void read_http_check(const TableReader& t, HealthCheckConfig& health);
+    void read_tcp_check(const TableReader& t, HealthCheckConfig& health);
 
     const LoadedService* find_loaded(std::string_view name) const;
     void check_dependencies(const DependencyGraph& graph);
@@ -833,34 +839,46 @@ void ConfigLoader::read_health_kind(const TableReader& t, HealthCheckConfig& hea
         return;
     }
     for (std::size_t i = 1; i < given.size(); ++i) {
-        t.report_at_key(given[i],
-                        "a health check has exactly one of 'http', 'tcp' or "
-                        "'command'; " +
-                            in_quotes(given[0]) + " is already given");
+        t.report_at_key(given[i], "a health check has exactly one of 'http', 'tcp' or 'command'; " +
+                                      in_quotes(given[0]) + " is already given");
     }
     if (given[0] == "http") {
-        health.kind = HealthCheckConfig::Kind::http;
-        auto url = t.read("http", &ValueReader::non_empty_string);
-        auto error = url ? parse_http_url(*url, health) : std::nullopt;
-        if (error) {
-            t.report_at_value("http", "invalid URL " + in_quotes(*url) + ": " + *error);
-        }
-        health.http_url = url.value_or("");
+        read_http_check(t, health);
     } else if (given[0] == "tcp") {
-        health.kind = HealthCheckConfig::Kind::tcp;
-        auto address = t.read("tcp", &ValueReader::non_empty_string);
-        auto parsed = address ? parse_host_port(*address, std::nullopt)
-                              : std::variant<HostPort, std::string>(HostPort{});
-        if (auto* error = std::get_if<std::string>(&parsed); error && address) {
-            t.report_at_value("tcp", "invalid address " + in_quotes(*address) + ": " + *error);
-        } else if (address) {
-            health.tcp_host = std::get<HostPort>(parsed).host;
-            health.tcp_port = std::get<HostPort>(parsed).port;
-        }
+        read_tcp_check(t, health);
     } else {
         health.kind = HealthCheckConfig::Kind::command;
         assign(health.command, t.read("command", &ValueReader::command));
     }
+}
+
+void ConfigLoader::read_http_check(const TableReader& t, HealthCheckConfig& health)
+{
+    health.kind = HealthCheckConfig::Kind::http;
+    auto url = t.read("http", &ValueReader::non_empty_string);
+    if (!url) {
+        return;
+    }
+    health.http_url = *url;
+    if (auto error = parse_http_url(*url, health)) {
+        t.report_at_value("http", "invalid URL " + in_quotes(*url) + ": " + *error);
+    }
+}
+
+void ConfigLoader::read_tcp_check(const TableReader& t, HealthCheckConfig& health)
+{
+    health.kind = HealthCheckConfig::Kind::tcp;
+    auto address = t.read("tcp", &ValueReader::non_empty_string);
+    if (!address) {
+        return;
+    }
+    auto parsed = parse_host_port(*address, std::nullopt);
+    if (auto* error = std::get_if<std::string>(&parsed)) {
+        t.report_at_value("tcp", "invalid address " + in_quotes(*address) + ": " + *error);
+        return;
+    }
+    health.tcp_host = std::get<HostPort>(parsed).host;
+    health.tcp_port = std::get<HostPort>(parsed).port;
 }
 
 // --- checks across services ------------------------------------------------------------

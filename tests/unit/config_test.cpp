@@ -242,6 +242,29 @@ TEST_SUITE("config")
         CHECK(app.environment.at("LITERAL") == "${HOME} $HOME");
     }
 
+    TEST_CASE("argv arrays and environment values are kept byte for byte")
+    {
+        auto config = procsup::load_config(good_dir / "verbatim.toml", test_env);
+        const auto& echo = service(config, "echo");
+        CHECK(echo.command ==
+              std::vector<std::string>{"printf", "two words", "  padded  ", "$HOME", "${PATH}",
+                                       "${NOPE:-x}", "*", "~", "'single'", "\"double\"",
+                                       "back\\slash", "", "a;b|c", "%(here)s", "100%", "x,y=z",
+                                       "\u00fcnic\u00f8de \u2713", "line1\nline2", "tab\there"});
+        CHECK(echo.environment == std::map<std::string, std::string>{
+                                      {"SPACES", "a b  c"},
+                                      {"QUOTES", "it's \"quoted\""},
+                                      {"DOLLAR", "$HOME/${USER}"},
+                                      {"DEFAULT", "${NOPE:-fallback}"},
+                                      {"PERCENT", "%(here)s 100%"},
+                                      {"EMPTY", ""},
+                                      {"EQUALS", "k=v=w"},
+                                      {"NEWLINE", "a\nb"},
+                                  });
+        // Other strings are expanded, so paths can still use the daemon's environment.
+        CHECK(echo.directory == fs::path("/home/tester/work dir"));
+    }
+
     TEST_CASE("env_file is read from the service directory and environment overrides it")
     {
         auto config = procsup::load_config(good_dir / "full.toml", test_env);
