@@ -265,7 +265,7 @@ private:
     }
 
     std::optional<toml::table> parse(const fs::path& file);
-    bool is_loaded_already(const fs::path& file);
+    bool mark_read(const fs::path& file);
     void read_top_level(const TableReader& root, bool is_include);
 
     void read_supervisor(const toml::table& root, const ValueReader& values);
@@ -316,7 +316,7 @@ Config ConfigLoader::load()
     if (!root) {
         throw ConfigError(std::move(diagnostics_));
     }
-    is_loaded_already(file_);
+    mark_read(file_);
     ReadContext context{file_, env_, diagnostics_};
     ValueReader values(context);
     read_top_level(TableReader(*root, "", values), false);
@@ -362,13 +362,13 @@ std::optional<toml::table> ConfigLoader::parse(const fs::path& file)
     }
 }
 
-// True when `file` was read before (an include pattern that also matches the main file, or
-// two patterns matching one file); records it otherwise.
-bool ConfigLoader::is_loaded_already(const fs::path& file)
+// Records `file` as read; false when it was read before (an include pattern that also
+// matches the main file, or two patterns matching one file).
+bool ConfigLoader::mark_read(const fs::path& file)
 {
     std::error_code ignored;
     fs::path canonical = fs::weakly_canonical(fs::absolute(file), ignored);
-    return !loaded_files_.insert(canonical.empty() ? file : canonical).second;
+    return loaded_files_.insert(canonical.empty() ? file : canonical).second;
 }
 
 void ConfigLoader::read_top_level(const TableReader& root, bool is_include)
@@ -504,7 +504,7 @@ std::vector<fs::path> ConfigLoader::glob_include(const IncludePattern& include)
 
 void ConfigLoader::read_included_file(const fs::path& file)
 {
-    if (is_loaded_already(file)) {
+    if (!mark_read(file)) {
         return;
     }
     auto root = parse(file);

@@ -15,6 +15,10 @@
 // - Defaults: log_dir = "<config folder>/logs"; stdout = file "<log_dir>/<name>.log";
 //   stderr = "stdout"; socket = default_socket_path(env).
 // - An included file may hold [services.*] tables only; a file matched twice is read once.
+// - Limits: at most 1000 services; log_backups from 0 to 1000; health retries from 1 to
+//   1000000; umask and socket_mode from 0 to 0777; backoff_max >= backoff > 0.
+// - Two streams (of one service or of two) may not write the same log file: rotation by two
+//   writers would lose lines. Use stderr = "stdout" to share one file.
 // - Config::services is in dependency order; ties keep file order (main file, then the
 //   included files in sorted glob order).
 #pragma once
