@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "procsup/expand.hpp"
 #include "procsup/units.hpp"
 
 namespace procsup {
@@ -121,8 +122,8 @@ private:
     std::vector<ConfigDiagnostic> diagnostics_;
 };
 
-// The daemon's environment, as a lookup, so that tests can pass their own.
-using Environment = std::map<std::string, std::string>;
+// The daemon's environment, as a lookup, so that tests can pass their own. The type
+// `Environment` (a name-to-value map) is declared in procsup/expand.hpp.
 Environment current_environment();
 
 // Reads, expands and validates `file` and its includes. Throws ConfigError.
