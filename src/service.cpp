@@ -12,6 +12,7 @@
 
 #include "procsup/output_capture.hpp"
 #include "procsup/pid_file.hpp"
+#include "procsup/process_table.hpp"
 #include "procsup/spawner.hpp"
 #include "procsup/units.hpp"
 
@@ -335,6 +336,8 @@ std::vector<std::string> Service::build_environment() const
     for (const auto& [key, value] : config_.environment) {
         env[key] = value;
     }
+    // Lets procsup recognise the service's processes that leave its process group.
+    env[std::string(service_marker_variable)] = config_.name;
     std::vector<std::string> result;
     result.reserve(env.size());
     for (const auto& [key, value] : env) {
@@ -490,7 +493,7 @@ void Service::on_main_exited(int wait_status)
 
     const LifecycleInput input{LifecycleEvent::process_exited,
                                last_exit_->is_success(config_.success_exit_codes), uptime};
-    const bool leftovers = config_.kill_group && group_alive();
+    const bool leftovers = config_.kill_group && (group_alive() || !escaped_processes().empty());
     if (!leftovers) {
         group_id_.reset();
     }
@@ -536,7 +539,7 @@ void Service::start_draining()
 
 void Service::poll_drain()
 {
-    if (!group_alive()) {
+    if (!group_alive() && escaped_processes().empty()) {
         on_drained();
         return;
     }
@@ -580,7 +583,7 @@ void Service::send_stop_signal()
         ::kill(*main_pid_, config_.stop_signal);
         ::kill(*main_pid_, SIGCONT);
     }
-    if (!main_pid_ && group_id_) {
+    if (!main_pid_ && (group_id_ || !escaped_processes().empty())) {
         start_draining();
     }
 }
@@ -594,10 +597,36 @@ void Service::send_kill()
 
 bool Service::signal_group(int signo)
 {
-    if (!group_id_ || !group_alive()) {
-        return false;
+    bool sent = false;
+    if (group_id_ && group_alive()) {
+        sent = ::kill(-*group_id_, signo) == 0;
     }
-    return ::kill(-*group_id_, signo) == 0;
+    for (pid_t pid : escaped_processes()) {
+        // An escaped process is procsup's unreaped child, so its PID is still its own; the
+        // group it leads (if any) cannot have been reused either.
+        ::kill(pid, signo);
+        if (process_group_of(pid) == pid) {
+            ::kill(-pid, signo);
+        }
+        sent = true;
+    }
+    return sent;
+}
+
+std::vector<pid_t> Service::escaped_processes() const
+{
+    std::vector<pid_t> escaped;
+    if (!config_.kill_group) {
+        return escaped;
+    }
+    const std::string marker = std::string(service_marker_variable) + "=" + config_.name;
+    for (pid_t pid : direct_children()) {
+        if (pid != main_pid_.value_or(0) && process_group_of(pid) != group_id_.value_or(0) &&
+            environment_contains(pid, marker)) {
+            escaped.push_back(pid);
+        }
+    }
+    return escaped;
 }
 
 bool Service::group_alive() const
@@ -619,7 +648,8 @@ bool Service::group_alive() const
 
 bool Service::has_live_processes() const
 {
-    return main_pid_.has_value() || group_alive();
+    // group_id_ is kept until the group and any escaped processes are gone (on_drained).
+    return main_pid_.has_value() || group_id_.has_value();
 }
 
 std::error_code Service::send_signal(int signo)

@@ -99,6 +99,8 @@ private:
     void send_kill();
     bool signal_group(int signo);
     bool group_alive() const;
+    // Children of the daemon that carry this service's marker but left its process group.
+    std::vector<pid_t> escaped_processes() const;
     void cancel_timers();
     void arm(boost::asio::steady_timer& timer, Duration delay, LifecycleEvent event);
     std::vector<std::string> build_environment() const;
