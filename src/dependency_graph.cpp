@@ -12,7 +12,8 @@ namespace {
 
 using Adjacency = std::vector<std::vector<std::size_t>>;
 
-Adjacency reversed(const Adjacency& edges) {
+Adjacency reversed(const Adjacency& edges)
+{
     Adjacency result(edges.size());
     for (std::size_t from = 0; from < edges.size(); ++from) {
         for (std::size_t to : edges[from]) {
@@ -27,10 +28,15 @@ Adjacency reversed(const Adjacency& edges) {
 class TarjanSearch {
 public:
     explicit TarjanSearch(const Adjacency& edges)
-        : edges_(edges), order_(edges.size(), unvisited), low_(edges.size()),
-          on_stack_(edges.size(), false) {}
+        : edges_(edges),
+          order_(edges.size(), unvisited),
+          low_(edges.size()),
+          on_stack_(edges.size(), false)
+    {
+    }
 
-    std::vector<std::vector<std::size_t>> run() {
+    std::vector<std::vector<std::size_t>> run()
+    {
         for (std::size_t v = 0; v < edges_.size(); ++v) {
             if (order_[v] == unvisited) {
                 visit(v);
@@ -42,7 +48,8 @@ public:
 private:
     static constexpr std::size_t unvisited = static_cast<std::size_t>(-1);
 
-    void visit(std::size_t v) {
+    void visit(std::size_t v)
+    {
         order_[v] = low_[v] = counter_++;
         stack_.push_back(v);
         on_stack_[v] = true;
@@ -59,7 +66,8 @@ private:
         }
     }
 
-    void pop_group(std::size_t root) {
+    void pop_group(std::size_t root)
+    {
         std::vector<std::size_t> group;
         std::size_t w = 0;
         do {
@@ -83,7 +91,8 @@ private:
 
 }  // namespace
 
-bool DependencyGraph::add(std::string name, std::vector<std::string> dependencies) {
+bool DependencyGraph::add(std::string name, std::vector<std::string> dependencies)
+{
     if (contains(name)) {
         return false;
     }
@@ -92,11 +101,13 @@ bool DependencyGraph::add(std::string name, std::vector<std::string> dependencie
     return true;
 }
 
-bool DependencyGraph::contains(std::string_view name) const {
+bool DependencyGraph::contains(std::string_view name) const
+{
     return index_.find(name) != index_.end();
 }
 
-std::vector<std::pair<std::string, std::string>> DependencyGraph::unknown_dependencies() const {
+std::vector<std::pair<std::string, std::string>> DependencyGraph::unknown_dependencies() const
+{
     std::vector<std::pair<std::string, std::string>> result;
     for (const auto& node : nodes_) {
         for (const auto& dependency : node.dependencies) {
@@ -110,7 +121,8 @@ std::vector<std::pair<std::string, std::string>> DependencyGraph::unknown_depend
 
 // edges[i] lists the indices of the known dependencies of node i, once each, in the order
 // they were given.
-std::vector<std::vector<std::size_t>> DependencyGraph::adjacency() const {
+std::vector<std::vector<std::size_t>> DependencyGraph::adjacency() const
+{
     Adjacency edges(nodes_.size());
     for (std::size_t i = 0; i < nodes_.size(); ++i) {
         for (const auto& dependency : nodes_[i].dependencies) {
@@ -127,7 +139,8 @@ std::vector<std::vector<std::size_t>> DependencyGraph::adjacency() const {
     return edges;
 }
 
-std::vector<std::vector<std::size_t>> DependencyGraph::strongly_connected_groups() const {
+std::vector<std::vector<std::size_t>> DependencyGraph::strongly_connected_groups() const
+{
     Adjacency edges = adjacency();
     return TarjanSearch(edges).run();
 }
@@ -135,7 +148,8 @@ std::vector<std::vector<std::size_t>> DependencyGraph::strongly_connected_groups
 // The shortest path first -> ... -> first inside one group (breadth-first), following
 // dependencies in the order they were given.
 std::vector<std::size_t> DependencyGraph::cycle_through(std::size_t first,
-                                                        const std::vector<bool>& in_group) const {
+                                                        const std::vector<bool>& in_group) const
+{
     Adjacency edges = adjacency();
     std::vector<std::size_t> parent(nodes_.size(), nodes_.size());
     std::queue<std::size_t> queue;
@@ -162,7 +176,8 @@ std::vector<std::size_t> DependencyGraph::cycle_through(std::size_t first,
     return {};  // unreachable for a strongly connected group
 }
 
-std::vector<std::vector<std::string>> DependencyGraph::cycles() const {
+std::vector<std::vector<std::string>> DependencyGraph::cycles() const
+{
     Adjacency edges = adjacency();
     auto groups = strongly_connected_groups();
     std::sort(groups.begin(), groups.end());  // each group is sorted: this sorts by first node
@@ -170,8 +185,8 @@ std::vector<std::vector<std::string>> DependencyGraph::cycles() const {
     std::vector<std::vector<std::string>> result;
     for (const auto& group : groups) {
         std::size_t first = group.front();
-        bool self_loop = std::find(edges[first].begin(), edges[first].end(), first) !=
-                         edges[first].end();
+        bool self_loop =
+            std::find(edges[first].begin(), edges[first].end(), first) != edges[first].end();
         if (group.size() == 1 && !self_loop) {
             continue;
         }
@@ -189,7 +204,8 @@ std::vector<std::vector<std::string>> DependencyGraph::cycles() const {
 }
 
 // Kahn's algorithm with a min-heap on the insertion index, so that ties keep file order.
-std::vector<std::string> DependencyGraph::start_order() const {
+std::vector<std::string> DependencyGraph::start_order() const
+{
     Adjacency edges = adjacency();
     Adjacency dependents = reversed(edges);
     std::vector<std::size_t> waiting_for(nodes_.size());
@@ -222,13 +238,15 @@ std::vector<std::string> DependencyGraph::start_order() const {
     return order;
 }
 
-std::vector<std::string> DependencyGraph::stop_order() const {
+std::vector<std::string> DependencyGraph::stop_order() const
+{
     auto order = start_order();
     std::reverse(order.begin(), order.end());
     return order;
 }
 
-std::vector<bool> DependencyGraph::reachable(std::size_t from, bool follow_dependents) const {
+std::vector<bool> DependencyGraph::reachable(std::size_t from, bool follow_dependents) const
+{
     Adjacency edges = adjacency();
     if (follow_dependents) {
         edges = reversed(edges);
@@ -250,7 +268,8 @@ std::vector<bool> DependencyGraph::reachable(std::size_t from, bool follow_depen
 }
 
 std::vector<std::string> DependencyGraph::select_in_start_order(
-    const std::vector<bool>& chosen) const {
+    const std::vector<bool>& chosen) const
+{
     std::vector<std::string> result;
     for (auto& name : start_order()) {
         if (chosen[index_.find(name)->second]) {
@@ -260,7 +279,8 @@ std::vector<std::string> DependencyGraph::select_in_start_order(
     return result;
 }
 
-std::vector<std::string> DependencyGraph::dependencies_of(std::string_view name) const {
+std::vector<std::string> DependencyGraph::dependencies_of(std::string_view name) const
+{
     auto it = index_.find(name);
     if (it == index_.end()) {
         return {};
@@ -268,7 +288,8 @@ std::vector<std::string> DependencyGraph::dependencies_of(std::string_view name)
     return select_in_start_order(reachable(it->second, false));
 }
 
-std::vector<std::string> DependencyGraph::dependents_of(std::string_view name) const {
+std::vector<std::string> DependencyGraph::dependents_of(std::string_view name) const
+{
     auto it = index_.find(name);
     if (it == index_.end()) {
         return {};

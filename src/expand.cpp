@@ -8,11 +8,13 @@ namespace procsup {
 
 namespace {
 
-bool is_name_start(char c) {
+bool is_name_start(char c)
+{
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
 }
 
-bool is_name_char(char c) {
+bool is_name_char(char c)
+{
     return is_name_start(c) || (c >= '0' && c <= '9');
 }
 
@@ -23,7 +25,8 @@ public:
 
     // Copies text to `out` up to the end, or, inside a default, up to its closing brace
     // (left unconsumed for the caller).
-    std::optional<ExpandError> expand(bool in_default, std::string& out) {
+    std::optional<ExpandError> expand(bool in_default, std::string& out)
+    {
         while (pos_ < text_.size()) {
             char c = text_[pos_];
             if (in_default && c == '}') {
@@ -42,21 +45,25 @@ public:
     }
 
 private:
-    ExpandError error_at(std::size_t offset, std::string message) const {
+    ExpandError error_at(std::size_t offset, std::string message) const
+    {
         return ExpandError{offset + 1, std::move(message)};
     }
 
-    ExpandError unterminated(std::size_t start) const {
+    ExpandError unterminated(std::size_t start) const
+    {
         return error_at(start, "unterminated '${' (missing '}')");
     }
 
-    std::string lookup(const std::string& name) const {
+    std::string lookup(const std::string& name) const
+    {
         auto it = env_.find(name);
         return it == env_.end() ? std::string() : it->second;
     }
 
     // At "${": reads NAME, then "}" or ":-default}".
-    std::optional<ExpandError> expand_reference(std::string& out) {
+    std::optional<ExpandError> expand_reference(std::string& out)
+    {
         std::size_t start = pos_;
         pos_ += 2;
         std::size_t name_start = pos_;
@@ -79,15 +86,16 @@ private:
             return std::nullopt;
         }
         if (text_.substr(pos_, 2) != ":-") {
-            return error_at(start, "unsupported form after '${" + name +
-                                       "'; expected '}' or ':-default}'");
+            return error_at(
+                start, "unsupported form after '${" + name + "'; expected '}' or ':-default}'");
         }
         pos_ += 2;
         return expand_default(start, name, out);
     }
 
     std::optional<ExpandError> expand_default(std::size_t start, const std::string& name,
-                                              std::string& out) {
+                                              std::string& out)
+    {
         std::string fallback;
         if (auto error = expand(true, fallback)) {
             return error;
@@ -109,7 +117,8 @@ private:
 
 }  // namespace
 
-ExpandResult expand_variables(std::string_view text, const Environment& env) {
+ExpandResult expand_variables(std::string_view text, const Environment& env)
+{
     std::string out;
     Expander expander(text, env);
     if (auto error = expander.expand(false, out)) {

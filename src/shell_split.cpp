@@ -9,13 +9,15 @@ namespace procsup {
 
 namespace {
 
-bool is_blank(char c) {
+bool is_blank(char c)
+{
     return c == ' ' || c == '\t' || c == '\n';
 }
 
 // Inside double quotes a backslash only escapes the characters a shell would treat specially
 // there; before any other character it stays, as in "C:\dir".
-bool is_escapable_in_double_quotes(char c) {
+bool is_escapable_in_double_quotes(char c)
+{
     return c == '"' || c == '\\' || c == '$' || c == '`';
 }
 
@@ -23,7 +25,8 @@ class Splitter {
 public:
     explicit Splitter(std::string_view text) : text_(text) {}
 
-    std::optional<SplitError> split(std::vector<std::string>& words) {
+    std::optional<SplitError> split(std::vector<std::string>& words)
+    {
         while (pos_ < text_.size()) {
             char c = text_[pos_];
             std::optional<SplitError> error;
@@ -50,11 +53,13 @@ public:
     }
 
 private:
-    SplitError error_at(std::size_t offset, std::string message) const {
+    SplitError error_at(std::size_t offset, std::string message) const
+    {
         return SplitError{offset + 1, std::move(message)};
     }
 
-    void finish_word(std::vector<std::string>& words) {
+    void finish_word(std::vector<std::string>& words)
+    {
         if (in_word_) {
             words.push_back(std::move(word_));
             word_.clear();
@@ -62,7 +67,8 @@ private:
         }
     }
 
-    std::optional<SplitError> take_single_quoted() {
+    std::optional<SplitError> take_single_quoted()
+    {
         std::size_t start = pos_;
         auto end = text_.find('\'', start + 1);
         if (end == std::string_view::npos) {
@@ -74,7 +80,8 @@ private:
         return std::nullopt;
     }
 
-    std::optional<SplitError> take_double_quoted() {
+    std::optional<SplitError> take_double_quoted()
+    {
         std::size_t start = pos_;
         ++pos_;
         in_word_ = true;
@@ -98,7 +105,8 @@ private:
         return std::nullopt;
     }
 
-    std::optional<SplitError> take_escaped() {
+    std::optional<SplitError> take_escaped()
+    {
         if (pos_ + 1 >= text_.size()) {
             return error_at(pos_, "trailing backslash escapes nothing");
         }
@@ -119,7 +127,8 @@ private:
 
 }  // namespace
 
-SplitResult shell_split(std::string_view text) {
+SplitResult shell_split(std::string_view text)
+{
     std::vector<std::string> words;
     Splitter splitter(text);
     if (auto error = splitter.split(words)) {

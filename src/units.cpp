@@ -16,15 +16,18 @@ using std::uint64_t;
 
 constexpr int max_signal = 64;  // SIGRTMAX on Linux
 
-bool is_digit(char c) {
+bool is_digit(char c)
+{
     return c >= '0' && c <= '9';
 }
 
-char to_lower(char c) {
+char to_lower(char c)
+{
     return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
+bool equals_ignoring_case(std::string_view a, std::string_view b)
+{
     if (a.size() != b.size()) {
         return false;
     }
@@ -38,7 +41,8 @@ bool equals_ignoring_case(std::string_view a, std::string_view b) {
 
 // Reads a run of decimal digits at the front of `text` and removes it. Returns nullopt when
 // there is no digit or the value does not fit in 64 bits.
-std::optional<uint64_t> take_digits(std::string_view& text) {
+std::optional<uint64_t> take_digits(std::string_view& text)
+{
     std::size_t n = 0;
     uint64_t value = 0;
     while (n < text.size() && is_digit(text[n])) {
@@ -56,7 +60,8 @@ std::optional<uint64_t> take_digits(std::string_view& text) {
     return value;
 }
 
-std::optional<uint64_t> checked_multiply(uint64_t a, uint64_t b) {
+std::optional<uint64_t> checked_multiply(uint64_t a, uint64_t b)
+{
     if (b != 0 && a > std::numeric_limits<uint64_t>::max() / b) {
         return std::nullopt;
     }
@@ -65,7 +70,8 @@ std::optional<uint64_t> checked_multiply(uint64_t a, uint64_t b) {
 
 // Milliseconds per duration unit; 0 for an unknown unit. Longest units are listed first so
 // that "ms" is not read as "m" followed by garbage.
-uint64_t duration_unit_ms(std::string_view& text) {
+uint64_t duration_unit_ms(std::string_view& text)
+{
     struct Unit {
         std::string_view name;
         uint64_t ms;
@@ -82,7 +88,8 @@ uint64_t duration_unit_ms(std::string_view& text) {
 
 // The value of a fractional part ".5" in units of `unit_ms`, which must come out as whole
 // milliseconds: "1.5s" is fine, "0.5ms" is not.
-std::optional<uint64_t> take_fraction_ms(std::string_view& text, uint64_t unit_ms) {
+std::optional<uint64_t> take_fraction_ms(std::string_view& text, uint64_t unit_ms)
+{
     std::size_t n = 0;
     uint64_t numerator = 0;
     uint64_t denominator = 1;
@@ -107,7 +114,8 @@ std::optional<uint64_t> take_fraction_ms(std::string_view& text, uint64_t unit_m
 
 // One "<number>[.<fraction>]<unit>" component, added to `total_ms`. `last_unit_ms` enforces
 // strictly decreasing units in compound forms such as "1h30m".
-bool take_duration_component(std::string_view& text, uint64_t& total_ms, uint64_t& last_unit_ms) {
+bool take_duration_component(std::string_view& text, uint64_t& total_ms, uint64_t& last_unit_ms)
+{
     auto whole = take_digits(text);
     if (!whole) {
         return false;
@@ -145,7 +153,8 @@ bool take_duration_component(std::string_view& text, uint64_t& total_ms, uint64_
     return true;
 }
 
-std::optional<Duration> to_duration(uint64_t ms) {
+std::optional<Duration> to_duration(uint64_t ms)
+{
     if (ms > static_cast<uint64_t>(std::numeric_limits<Duration::rep>::max())) {
         return std::nullopt;
     }
@@ -159,20 +168,21 @@ struct SignalName {
 
 // The signals a user may name; IOT and POLL are aliases, so they come after the main name.
 constexpr SignalName signal_names[] = {
-    {"HUP", SIGHUP},       {"INT", SIGINT},       {"QUIT", SIGQUIT},   {"ILL", SIGILL},
-    {"TRAP", SIGTRAP},     {"ABRT", SIGABRT},     {"BUS", SIGBUS},     {"FPE", SIGFPE},
-    {"KILL", SIGKILL},     {"USR1", SIGUSR1},     {"SEGV", SIGSEGV},   {"USR2", SIGUSR2},
-    {"PIPE", SIGPIPE},     {"ALRM", SIGALRM},     {"TERM", SIGTERM},   {"STKFLT", SIGSTKFLT},
-    {"CHLD", SIGCHLD},     {"CONT", SIGCONT},     {"STOP", SIGSTOP},   {"TSTP", SIGTSTP},
-    {"TTIN", SIGTTIN},     {"TTOU", SIGTTOU},     {"URG", SIGURG},     {"XCPU", SIGXCPU},
-    {"XFSZ", SIGXFSZ},     {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},   {"WINCH", SIGWINCH},
-    {"IO", SIGIO},         {"PWR", SIGPWR},       {"SYS", SIGSYS},     {"IOT", SIGIOT},
+    {"HUP", SIGHUP},   {"INT", SIGINT},       {"QUIT", SIGQUIT}, {"ILL", SIGILL},
+    {"TRAP", SIGTRAP}, {"ABRT", SIGABRT},     {"BUS", SIGBUS},   {"FPE", SIGFPE},
+    {"KILL", SIGKILL}, {"USR1", SIGUSR1},     {"SEGV", SIGSEGV}, {"USR2", SIGUSR2},
+    {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},     {"TERM", SIGTERM}, {"STKFLT", SIGSTKFLT},
+    {"CHLD", SIGCHLD}, {"CONT", SIGCONT},     {"STOP", SIGSTOP}, {"TSTP", SIGTSTP},
+    {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},     {"URG", SIGURG},   {"XCPU", SIGXCPU},
+    {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH},
+    {"IO", SIGIO},     {"PWR", SIGPWR},       {"SYS", SIGSYS},   {"IOT", SIGIOT},
     {"POLL", SIGPOLL},
 };
 
 }  // namespace
 
-std::optional<Duration> parse_duration(std::string_view text) {
+std::optional<Duration> parse_duration(std::string_view text)
+{
     if (text.empty()) {
         return std::nullopt;
     }
@@ -195,7 +205,8 @@ std::optional<Duration> parse_duration(std::string_view text) {
     return to_duration(total_ms);
 }
 
-std::string format_duration(Duration d) {
+std::string format_duration(Duration d)
+{
     if (d.count() == 0) {
         return "0s";
     }
@@ -218,7 +229,8 @@ std::string format_duration(Duration d) {
     return out;
 }
 
-std::string format_uptime(Duration d) {
+std::string format_uptime(Duration d)
+{
     auto seconds = std::chrono::duration_cast<std::chrono::seconds>(d).count();
     if (seconds < 0) {
         seconds = 0;
@@ -239,7 +251,8 @@ std::string format_uptime(Duration d) {
     return std::to_string(s / day) + "d" + std::to_string(s % day / hour) + "h";
 }
 
-std::optional<std::uint64_t> parse_size(std::string_view text) {
+std::optional<std::uint64_t> parse_size(std::string_view text)
+{
     auto value = take_digits(text);
     if (!value) {
         return std::nullopt;
@@ -270,7 +283,8 @@ std::optional<std::uint64_t> parse_size(std::string_view text) {
     return std::nullopt;
 }
 
-std::optional<int> parse_signal(std::string_view text) {
+std::optional<int> parse_signal(std::string_view text)
+{
     // "SIG42" is what signal_name() prints for a signal without a name: read it back.
     if (text.size() > 3 && equals_ignoring_case(text.substr(0, 3), "SIG") && is_digit(text[3])) {
         text.remove_prefix(3);
@@ -293,7 +307,8 @@ std::optional<int> parse_signal(std::string_view text) {
     return std::nullopt;
 }
 
-std::string signal_name(int signo) {
+std::string signal_name(int signo)
+{
     for (const auto& signal : signal_names) {
         if (signal.number == signo) {
             return "SIG" + std::string(signal.name);
@@ -302,7 +317,8 @@ std::string signal_name(int signo) {
     return "SIG" + std::to_string(signo);
 }
 
-std::optional<unsigned> parse_octal_mode(std::string_view text) {
+std::optional<unsigned> parse_octal_mode(std::string_view text)
+{
     if (text.size() > 2 && (text.substr(0, 2) == "0o" || text.substr(0, 2) == "0O")) {
         text.remove_prefix(2);
     }

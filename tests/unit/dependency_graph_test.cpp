@@ -1,9 +1,9 @@
-#include <doctest/doctest.h>
+#include "procsup/dependency_graph.hpp"
 
 #include <string>
 #include <vector>
 
-#include "procsup/dependency_graph.hpp"
+#include <doctest/doctest.h>
 
 namespace {
 
@@ -11,8 +11,10 @@ using Names = std::vector<std::string>;
 
 }  // namespace
 
-TEST_SUITE("dependency_graph") {
-    TEST_CASE("dependencies start before their dependents") {
+TEST_SUITE("dependency_graph")
+{
+    TEST_CASE("dependencies start before their dependents")
+    {
         procsup::DependencyGraph graph;
         CHECK(graph.add("web", {"db", "cache"}));
         CHECK(graph.add("db", {}));
@@ -21,7 +23,8 @@ TEST_SUITE("dependency_graph") {
         CHECK(graph.stop_order() == Names{"web", "cache", "db"});
     }
 
-    TEST_CASE("independent nodes keep the order they were added in") {
+    TEST_CASE("independent nodes keep the order they were added in")
+    {
         procsup::DependencyGraph graph;
         graph.add("c", {});
         graph.add("a", {});
@@ -29,7 +32,8 @@ TEST_SUITE("dependency_graph") {
         CHECK(graph.start_order() == Names{"c", "a", "b"});
     }
 
-    TEST_CASE("among ready nodes the earliest added comes first") {
+    TEST_CASE("among ready nodes the earliest added comes first")
+    {
         procsup::DependencyGraph graph;
         graph.add("app", {"db"});
         graph.add("worker", {});
@@ -38,7 +42,8 @@ TEST_SUITE("dependency_graph") {
         CHECK(graph.start_order() == Names{"worker", "db", "app", "late"});
     }
 
-    TEST_CASE("a repeated dependency counts once") {
+    TEST_CASE("a repeated dependency counts once")
+    {
         procsup::DependencyGraph graph;
         graph.add("a", {"b", "b"});
         graph.add("b", {});
@@ -46,7 +51,8 @@ TEST_SUITE("dependency_graph") {
         CHECK(graph.cycles().empty());
     }
 
-    TEST_CASE("adding a name twice is refused") {
+    TEST_CASE("adding a name twice is refused")
+    {
         procsup::DependencyGraph graph;
         CHECK(graph.add("a", {}));
         CHECK_FALSE(graph.add("a", {"b"}));
@@ -54,17 +60,18 @@ TEST_SUITE("dependency_graph") {
         CHECK(graph.unknown_dependencies().empty());
     }
 
-    TEST_CASE("unknown dependencies are listed and ignored for ordering") {
+    TEST_CASE("unknown dependencies are listed and ignored for ordering")
+    {
         procsup::DependencyGraph graph;
         graph.add("a", {"ghost", "b"});
         graph.add("b", {"phantom"});
         using Pair = std::pair<std::string, std::string>;
-        CHECK(graph.unknown_dependencies() ==
-              std::vector<Pair>{{"a", "ghost"}, {"b", "phantom"}});
+        CHECK(graph.unknown_dependencies() == std::vector<Pair>{{"a", "ghost"}, {"b", "phantom"}});
         CHECK(graph.start_order() == Names{"b", "a"});
     }
 
-    TEST_CASE("a two-node cycle is reported from the earliest node") {
+    TEST_CASE("a two-node cycle is reported from the earliest node")
+    {
         procsup::DependencyGraph graph;
         graph.add("x", {});
         graph.add("a", {"b"});
@@ -72,7 +79,8 @@ TEST_SUITE("dependency_graph") {
         CHECK(graph.cycles() == std::vector<Names>{{"a", "b", "a"}});
     }
 
-    TEST_CASE("a three-node cycle is reported as a path in dependency order") {
+    TEST_CASE("a three-node cycle is reported as a path in dependency order")
+    {
         procsup::DependencyGraph graph;
         graph.add("c", {"a"});
         graph.add("a", {"b"});
@@ -80,13 +88,15 @@ TEST_SUITE("dependency_graph") {
         CHECK(graph.cycles() == std::vector<Names>{{"c", "a", "b", "c"}});
     }
 
-    TEST_CASE("a self dependency is a cycle") {
+    TEST_CASE("a self dependency is a cycle")
+    {
         procsup::DependencyGraph graph;
         graph.add("a", {"a"});
         CHECK(graph.cycles() == std::vector<Names>{{"a", "a"}});
     }
 
-    TEST_CASE("separate cycles are each reported once") {
+    TEST_CASE("separate cycles are each reported once")
+    {
         procsup::DependencyGraph graph;
         graph.add("p", {"q"});
         graph.add("q", {"p"});
@@ -97,7 +107,8 @@ TEST_SUITE("dependency_graph") {
         CHECK(graph.cycles() == std::vector<Names>{{"p", "q", "p"}, {"r", "s", "t", "r"}});
     }
 
-    TEST_CASE("the shortest cycle through the earliest node is reported") {
+    TEST_CASE("the shortest cycle through the earliest node is reported")
+    {
         procsup::DependencyGraph graph;
         graph.add("a", {"b", "c"});
         graph.add("b", {"c"});
@@ -105,7 +116,8 @@ TEST_SUITE("dependency_graph") {
         CHECK(graph.cycles() == std::vector<Names>{{"a", "c", "a"}});
     }
 
-    TEST_CASE("nodes on a cycle are still ordered, last") {
+    TEST_CASE("nodes on a cycle are still ordered, last")
+    {
         procsup::DependencyGraph graph;
         graph.add("a", {"b"});
         graph.add("b", {"a"});
@@ -114,7 +126,8 @@ TEST_SUITE("dependency_graph") {
         CHECK(graph.start_order() == Names{"c", "a", "b", "d"});
     }
 
-    TEST_CASE("transitive dependencies and dependents come in start order") {
+    TEST_CASE("transitive dependencies and dependents come in start order")
+    {
         procsup::DependencyGraph graph;
         graph.add("web", {"api"});
         graph.add("api", {"db", "cache"});

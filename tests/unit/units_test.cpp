@@ -1,16 +1,18 @@
-#include <doctest/doctest.h>
+#include "procsup/units.hpp"
 
 #include <chrono>
 #include <cstdint>
 #include <limits>
 
-#include "procsup/units.hpp"
+#include <doctest/doctest.h>
 
 using namespace std::chrono_literals;
 using procsup::Duration;
 
-TEST_SUITE("units") {
-    TEST_CASE("durations accept every unit and bare seconds") {
+TEST_SUITE("units")
+{
+    TEST_CASE("durations accept every unit and bare seconds")
+    {
         CHECK(procsup::parse_duration("250ms") == Duration(250));
         CHECK(procsup::parse_duration("30s") == Duration(30s));
         CHECK(procsup::parse_duration("5m") == Duration(5min));
@@ -20,7 +22,8 @@ TEST_SUITE("units") {
         CHECK(procsup::parse_duration("42") == Duration(42s));
     }
 
-    TEST_CASE("durations accept a fraction that is a whole number of milliseconds") {
+    TEST_CASE("durations accept a fraction that is a whole number of milliseconds")
+    {
         CHECK(procsup::parse_duration("1.5s") == Duration(1500));
         CHECK(procsup::parse_duration("0.25m") == Duration(15s));
         CHECK(procsup::parse_duration("0.001s") == Duration(1));
@@ -31,7 +34,8 @@ TEST_SUITE("units") {
         CHECK_FALSE(procsup::parse_duration("1.5"));
     }
 
-    TEST_CASE("durations accept compound forms with decreasing units") {
+    TEST_CASE("durations accept compound forms with decreasing units")
+    {
         CHECK(procsup::parse_duration("1h30m") == Duration(90min));
         CHECK(procsup::parse_duration("1m30s") == Duration(90s));
         CHECK(procsup::parse_duration("1s500ms") == Duration(1500));
@@ -41,7 +45,8 @@ TEST_SUITE("units") {
         CHECK_FALSE(procsup::parse_duration("1.5m30s"));
     }
 
-    TEST_CASE("durations reject malformed text") {
+    TEST_CASE("durations reject malformed text")
+    {
         for (const char* text : {"", "s", "ms", "-1s", "-1", "+1s", "1 s", " 1s", "1s ", "1sec",
                                  "1S", "1d", "1e3", "1,5s", "abc", "10x"}) {
             CAPTURE(text);
@@ -49,7 +54,8 @@ TEST_SUITE("units") {
         }
     }
 
-    TEST_CASE("durations that overflow are rejected instead of wrapping") {
+    TEST_CASE("durations that overflow are rejected instead of wrapping")
+    {
         CHECK_FALSE(procsup::parse_duration("99999999999999999999"));
         CHECK_FALSE(procsup::parse_duration("18446744073709551615"));
         CHECK_FALSE(procsup::parse_duration("9223372036854775807s"));
@@ -58,7 +64,8 @@ TEST_SUITE("units") {
               Duration(std::numeric_limits<Duration::rep>::max()));
     }
 
-    TEST_CASE("format_duration prints the shortest exact form and reads back") {
+    TEST_CASE("format_duration prints the shortest exact form and reads back")
+    {
         CHECK(procsup::format_duration(Duration(0)) == "0s");
         CHECK(procsup::format_duration(Duration(250)) == "250ms");
         CHECK(procsup::format_duration(30s) == "30s");
@@ -72,7 +79,8 @@ TEST_SUITE("units") {
         }
     }
 
-    TEST_CASE("format_uptime shows the two most significant units") {
+    TEST_CASE("format_uptime shows the two most significant units")
+    {
         CHECK(procsup::format_uptime(Duration(0)) == "0s");
         CHECK(procsup::format_uptime(45s) == "45s");
         CHECK(procsup::format_uptime(Duration(45'999)) == "45s");
@@ -82,7 +90,8 @@ TEST_SUITE("units") {
         CHECK(procsup::format_uptime(Duration(-5)) == "0s");
     }
 
-    TEST_CASE("sizes accept decimal and binary units in any case") {
+    TEST_CASE("sizes accept decimal and binary units in any case")
+    {
         CHECK(procsup::parse_size("0") == 0u);
         CHECK(procsup::parse_size("512") == 512u);
         CHECK(procsup::parse_size("512B") == 512u);
@@ -97,7 +106,8 @@ TEST_SUITE("units") {
         CHECK(procsup::parse_size("1TiB") == std::uint64_t{1} << 40);
     }
 
-    TEST_CASE("sizes reject malformed text and overflow") {
+    TEST_CASE("sizes reject malformed text and overflow")
+    {
         for (const char* text : {"", "MB", "-1", "1.5MB", "10 MB", "10M", "10K", "10XB", " 1",
                                  "1e6", "18446744073709551616", "20000000000GB"}) {
             CAPTURE(text);
@@ -107,7 +117,8 @@ TEST_SUITE("units") {
               std::numeric_limits<std::uint64_t>::max());
     }
 
-    TEST_CASE("signals are read by name with or without SIG, in any case, or by number") {
+    TEST_CASE("signals are read by name with or without SIG, in any case, or by number")
+    {
         CHECK(procsup::parse_signal("TERM") == 15);
         CHECK(procsup::parse_signal("SIGTERM") == 15);
         CHECK(procsup::parse_signal("term") == 15);
@@ -126,7 +137,8 @@ TEST_SUITE("units") {
         CHECK(procsup::parse_signal("SIG42") == 42);
     }
 
-    TEST_CASE("signals reject unknown names and numbers out of range") {
+    TEST_CASE("signals reject unknown names and numbers out of range")
+    {
         for (const char* text : {"", "SIG", "TERMINATE", "SIGSIGTERM", "0", "65", "-15", "15x",
                                  " TERM", "99999999999999999999"}) {
             CAPTURE(text);
@@ -134,7 +146,8 @@ TEST_SUITE("units") {
         }
     }
 
-    TEST_CASE("signal_name gives the SIG name or SIG and the number") {
+    TEST_CASE("signal_name gives the SIG name or SIG and the number")
+    {
         CHECK(procsup::signal_name(15) == "SIGTERM");
         CHECK(procsup::signal_name(1) == "SIGHUP");
         CHECK(procsup::signal_name(9) == "SIGKILL");
@@ -146,7 +159,8 @@ TEST_SUITE("units") {
         }
     }
 
-    TEST_CASE("octal modes accept leading zeros and the 0o prefix") {
+    TEST_CASE("octal modes accept leading zeros and the 0o prefix")
+    {
         CHECK(procsup::parse_octal_mode("0022") == 022u);
         CHECK(procsup::parse_octal_mode("022") == 022u);
         CHECK(procsup::parse_octal_mode("22") == 022u);
@@ -157,9 +171,10 @@ TEST_SUITE("units") {
         CHECK(procsup::parse_octal_mode("07777") == 07777u);
     }
 
-    TEST_CASE("octal modes reject non-octal digits and values above 07777") {
-        for (const char* text : {"", "0o", "08", "0029", "abc", "-1", "10000", "017777",
-                                 "0x22", " 022", "000000022"}) {
+    TEST_CASE("octal modes reject non-octal digits and values above 07777")
+    {
+        for (const char* text : {"", "0o", "08", "0029", "abc", "-1", "10000", "017777", "0x22",
+                                 " 022", "000000022"}) {
             CAPTURE(text);
             CHECK_FALSE(procsup::parse_octal_mode(text));
         }
