@@ -1,6 +1,6 @@
-#include <doctest/doctest.h>
-
 #include <chrono>
+
+#include <doctest/doctest.h>
 
 #include "procsup/health_check.hpp"
 
@@ -173,7 +173,10 @@ TEST_SUITE("health_tracker")
     TEST_CASE("clear makes the health none from every state")
     {
         HealthTracker tracker(config_with(0s, 1));
-        SUBCASE("starting") { tracker.reset(t0); }
+        SUBCASE("starting")
+        {
+            tracker.reset(t0);
+        }
         SUBCASE("healthy")
         {
             tracker.reset(t0);
