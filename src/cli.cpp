@@ -177,6 +177,54 @@ int cmd_status(const GlobalOptions& global, const std::vector<std::string>& name
     return exit_ok;
 }
 
+// `procsup health`: fit for Docker's HEALTHCHECK. 0 when every named service is healthy
+// (or running without a check), 3 when one is not running, 1 when one is unhealthy or
+// still starting its checks.
+int cmd_health(const GlobalOptions& global, const std::vector<std::string>& names, bool all)
+{
+    if (names.empty() && !all) {
+        std::fprintf(stderr, "procsup: health: name at least one service, or use --all\n");
+        return exit_usage;
+    }
+    Client client(global);
+    auto reply = client.call({{"command", "status"}, {"services", names_array(names)}});
+    if (const int* status = std::get_if<int>(&reply)) {
+        return *status;
+    }
+    const json::object& r = std::get<json::object>(reply);
+    if (const auto status = check_error(r, global.json)) {
+        return *status;
+    }
+    int worst = exit_ok;
+    json::array report;
+    for (const json::value& v : r.at("services").as_array()) {
+        const json::object& s = v.as_object();
+        const std::string_view state = s.at("state").as_string();
+        const std::string_view health = s.at("health").as_string();
+        int code = exit_ok;
+        if (state != "running") {
+            code = exit_not_running;
+        } else if (health != "healthy" && health != "none") {
+            code = exit_failed;
+        }
+        worst = std::max(worst, code);
+        if (!global.json) {
+            std::printf("%s: %s%s\n", std::string(s.at("name").as_string()).c_str(),
+                        state == "running" ? std::string(health).c_str()
+                                           : ("not running (" + std::string(state) + ")").c_str(),
+                        code == exit_failed && !s.at("health_output").as_string().empty()
+                            ? (": " + std::string(s.at("health_output").as_string())).c_str()
+                            : "");
+        }
+        report.push_back(json::object{{"name", s.at("name")}, {"state", s.at("state")},
+                                      {"health", s.at("health")}, {"exit_code", code}});
+    }
+    if (global.json) {
+        std::cout << json::serialize(json::object{{"services", report}}) << "\n";
+    }
+    return worst;
+}
+
 int print_results(const GlobalOptions& global, const json::object& reply)
 {
     if (const auto status = check_error(reply, global.json)) {
@@ -368,6 +416,9 @@ int run_cli(int argc, char** argv)
     bool no_wait = false;
     auto* status = app.add_subcommand("status", "show services");
     status->add_option("names", names, "services (default: all)");
+    auto* health = app.add_subcommand("health", "exit 0 when the services are healthy");
+    health->add_option("names", names, "services");
+    health->add_flag("--all", all, "every service");
 
     auto add_action = [&](const char* name, const char* help) {
         auto* sub = app.add_subcommand(name, help);
@@ -457,6 +508,9 @@ int run_cli(int argc, char** argv)
     }
     if (status->parsed()) {
         return cmd_status(global, names);
+    }
+    if (health->parsed()) {
+        return cmd_health(global, names, all);
     }
     for (auto* action : {start, stop, restart, reload}) {
         if (action->parsed()) {

@@ -42,7 +42,8 @@ boost::json::object to_json(const ServiceStatus& status)
     o["name"] = status.name;
     o["state"] = to_string(status.state);
     o["pid"] = status.pid ? boost::json::value(*status.pid) : boost::json::value(nullptr);
-    o["uptime_s"] = std::chrono::duration<double>(status.uptime).count();
+    // Whole seconds: a stable integer for scripts; the table shows it as "3h12m".
+    o["uptime_s"] = std::chrono::duration_cast<std::chrono::seconds>(status.uptime).count();
     o["restarts"] = status.restarts;
     o["failed_starts"] = status.failed_starts;
     o["health"] = to_string(status.health);

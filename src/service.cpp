@@ -102,9 +102,14 @@ Service::Service(boost::asio::io_context& io, ServiceConfig config,
 std::shared_ptr<OutputSink> Service::make_sink(const OutputTarget& target, const char* stream)
 {
     switch (target.kind) {
-    case OutputTarget::Kind::file:
+    case OutputTarget::Kind::file: {
+        // A log folder that does not exist yet is made, as an operator would expect; if
+        // that fails, the sink reports why once and keeps retrying.
+        std::error_code ignored;
+        std::filesystem::create_directories(target.path.parent_path(), ignored);
         return OutputSink::to_file(target.path, config_.log_max_size, config_.log_backups,
                                    config_.name);
+    }
     case OutputTarget::Kind::inherit: {
         const int fd = std::string_view(stream) == "stderr" ? STDERR_FILENO : STDOUT_FILENO;
         return OutputSink::to_inherited_fd(fd, config_.name + " | ");
