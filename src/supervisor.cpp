@@ -55,6 +55,14 @@ Supervisor::Supervisor(boost::asio::io_context& io, Config config)
         });
         services_.push_back(std::move(service));
     }
+    // "inherit" lines line up like docker compose's: every prefix as wide as the longest name.
+    std::size_t name_width = 0;
+    for (const auto& s : services_) {
+        name_width = std::max(name_width, s->name().size());
+    }
+    for (const auto& s : services_) {
+        s->set_name_width(name_width);
+    }
 }
 
 const Service* Supervisor::find(std::string_view name) const
