@@ -19,6 +19,7 @@
 #include "procsup/logs_command.hpp"
 #include "procsup/protocol.hpp"
 #include "procsup/render.hpp"
+#include "procsup/run_command.hpp"
 
 namespace procsup {
 
@@ -258,6 +259,29 @@ int cmd_shutdown(const GlobalOptions& global, bool no_wait)
     return exit_ok;
 }
 
+int cmd_update(const GlobalOptions& global, bool dry_run)
+{
+    Client client(global);
+    json::object request{{"command", "update"}};
+    if (dry_run) {
+        request["dry_run"] = true;
+    }
+    auto reply = client.call(std::move(request));
+    if (const int* status = std::get_if<int>(&reply)) {
+        return *status;
+    }
+    const json::object& r = std::get<json::object>(reply);
+    if (const auto status = check_error(r, global.json)) {
+        return *status;
+    }
+    if (global.json) {
+        std::cout << json::serialize(r) << "\n";
+    } else {
+        std::cout << (dry_run ? "would change: " : "") << r.at("summary").as_string() << "\n";
+    }
+    return exit_ok;
+}
+
 int cmd_check_config(const GlobalOptions& global)
 {
     const std::filesystem::path file = global.config.empty() ? default_config : global.config;
@@ -341,9 +365,39 @@ int run_cli(int argc, char** argv)
     logs->add_option("-n,--lines", logs_options.lines, "how many of the last lines (default 10)");
     logs->add_flag("--stderr", logs_options.stderr_stream, "the stderr stream, not stdout");
     app.add_subcommand("reopen-logs", "reopen every log file (as SIGHUP to the daemon)");
+    bool dry_run = false;
+    auto* update = app.add_subcommand("update", "re-read the config and apply the difference");
+    update->add_flag("--dry-run", dry_run, "print what would change, change nothing");
     auto* shutdown = app.add_subcommand("shutdown", "stop every service, then the daemon");
     shutdown->add_flag("--no-wait", no_wait, "return without waiting for the daemon to exit");
     app.add_subcommand("version", "print version and build information");
+
+    RunOptions run_options;
+    bool run_detach = false;
+    auto* run = app.add_subcommand("run", "supervise one command without a config file");
+    run->add_option("--name", run_options.name, "service name (default: the command's name)");
+    run->add_option("--restart", run_options.restart, "always | on-failure | never")
+        ->capture_default_str();
+    run->add_option("--stop-signal", run_options.stop_signal)->capture_default_str();
+    run->add_option("--stop-timeout", run_options.stop_timeout)->capture_default_str();
+    run->add_option("--start-seconds", run_options.start_seconds)->capture_default_str();
+    run->add_option("--log", run_options.log, "write the command's output to this file");
+    run->add_option("--log-max-size", run_options.log_max_size)->capture_default_str();
+    run->add_option("--log-backups", run_options.log_backups)->capture_default_str();
+    run->add_option("--pidfile", run_options.pidfile, "write the command's PID to this file");
+    run->add_option("--health-cmd", run_options.health_cmd, "health check: a shell command");
+    run->add_option("--health-http", run_options.health_http, "health check: http://host:port/");
+    run->add_option("--health-tcp", run_options.health_tcp, "health check: host:port");
+    run->add_option("--health-interval", run_options.health_interval)->capture_default_str();
+    run->add_option("--health-timeout", run_options.health_timeout)->capture_default_str();
+    run->add_option("--health-retries", run_options.health_retries)->capture_default_str();
+    run->add_option("--user", run_options.user, "run the command as this user (needs root)");
+    run->add_option("--env", run_options.env, "KEY=VALUE for the command's environment");
+    run->add_flag("--group", run_options.group, "signal the command's whole process group");
+    run->add_flag("--detach", run_detach,
+                  "return once the command runs, print its PID, survive the terminal");
+    run->add_option("command", run_options.command, "the command and its arguments, after --")
+        ->required();
 
     try {
         app.parse(argc, argv);
@@ -362,6 +416,19 @@ int run_cli(int argc, char** argv)
             daemon_options.socket = global.socket;
         }
         return run_daemon(daemon_options);
+    }
+    if (run->parsed()) {
+        run_options.socket = global.socket;
+        auto config = make_run_config(run_options);
+        if (const std::string* error = std::get_if<std::string>(&config)) {
+            std::fprintf(stderr, "procsup: %s\n", error->c_str());
+            return exit_usage;
+        }
+        DaemonOptions options;
+        options.config = std::move(std::get<Config>(config));
+        options.run_mode = true;
+        options.detach = run_detach;
+        return run_daemon(options);
     }
     if (app.got_subcommand("check-config")) {
         return cmd_check_config(global);
@@ -383,6 +450,9 @@ int run_cli(int argc, char** argv)
     }
     if (app.got_subcommand("reopen-logs")) {
         return cmd_simple(global, "reopen-logs", "reopened log files");
+    }
+    if (update->parsed()) {
+        return cmd_update(global, dry_run);
     }
     if (shutdown->parsed()) {
         return cmd_shutdown(global, no_wait);

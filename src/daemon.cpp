@@ -20,10 +20,17 @@
 #include "procsup/pid_file.hpp"
 #include "procsup/protocol.hpp"
 #include "procsup/supervisor.hpp"
+#include "procsup/systemd_notify.hpp"
+#include "procsup/units.hpp"
 
 namespace procsup {
 
 namespace {
+
+// What `procsup run` passes on to its command, as tini does. TERM and INT stop it instead
+// (with the same signal), CHLD is procsup's own.
+constexpr int forwarded_signals[] = {SIGQUIT, SIGUSR2, SIGWINCH, SIGALRM, SIGTSTP, SIGCONT,
+                                     SIGTTIN, SIGTTOU, SIGPWR};
 
 // The write end of the pipe through which a detached daemon tells the waiting parent that
 // it is ready ("ok") or why it gave up. -1 when not detached.
@@ -31,7 +38,10 @@ class ReadinessReport {
 public:
     explicit ReadinessReport(int fd = -1) : fd_(fd) {}
 
-    void ready() { send("ok\n"); }
+    void ready(const std::string& detail = {})
+    {
+        send(detail.empty() ? "ok\n" : "ok " + detail + "\n");
+    }
 
     // In the foreground the reason goes to stderr; detached, the parent prints it.
     void failed(const std::string& reason)
@@ -94,6 +104,10 @@ int wait_for_detached_daemon(int read_fd, pid_t intermediate)
     if (report == "ok\n") {
         return 0;
     }
+    if (report.starts_with("ok ")) {
+        std::fputs(report.c_str() + 3, stdout);  // `procsup run --detach` prints the PID.
+        return 0;
+    }
     if (report.starts_with("error: ")) {
         std::fprintf(stderr, "procsup: %s", report.substr(7).c_str());
         return 1;
@@ -137,14 +151,16 @@ std::optional<int> detach(ReadinessReport& report)
 
 class Daemon {
 public:
-    Daemon(Config config, ReadinessReport& report)
+    Daemon(Config config, const DaemonOptions& options, ReadinessReport& report)
         : config_(std::move(config)),
+          options_(options),
           report_(report),
           supervisor_(io_, config_),
           signals_(io_),
+          notifier_(io_),
           server_(io_, supervisor_,
                   DaemonControls{[this] { begin_shutdown(); }, [this] { reopen_logs(); },
-                                 nullptr})
+                                 [this](bool dry_run) { return update(dry_run); }})
     {
     }
 
@@ -156,12 +172,19 @@ private:
     void on_signal(int signo);
     void begin_shutdown();
     void reopen_logs();
+    boost::json::object update(bool dry_run);
+    void tell_systemd();
+    void forward(int signo);
+    void use_as_stop_signal(int signo);
+    int command_status() const;
 
     boost::asio::io_context io_;
     Config config_;
+    const DaemonOptions& options_;
     ReadinessReport& report_;
     Supervisor supervisor_;
     boost::asio::signal_set signals_;
+    SystemdNotifier notifier_;
     ControlServer server_;
     DaemonPidFile pidfile_;
     int exit_status_ = 0;
@@ -183,7 +206,7 @@ bool Daemon::set_up()
         }
     }
     std::string error;
-    if (!server_.listen(config_.supervisor, error)) {
+    if (!config_.supervisor.socket.empty() && !server_.listen(config_.supervisor, error)) {
         report_.failed(error);
         return false;
     }
@@ -197,19 +220,40 @@ int Daemon::run()
     for (int signo : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1}) {
         signals_.add(signo, ec);
     }
+    if (options_.run_mode) {
+        for (int signo : forwarded_signals) {
+            signals_.add(signo, ec);
+        }
+    }
     if (!set_up()) {
         return 1;
     }
     supervisor_.set_shutdown_handler([this](int status) {
-        exit_status_ = status;
+        exit_status_ = options_.run_mode ? command_status() : status;
         server_.close();
         signals_.cancel();
         io_.stop();
     });
     spdlog::info("procsup {} started (pid {}, config '{}', socket '{}')", PROCSUP_VERSION,
                  ::getpid(), config_.file.string(), config_.supervisor.socket.string());
-    report_.ready();
+    if (!options_.run_mode) {
+        report_.ready();
+    }
+    supervisor_.set_observer([this](const Service& service, ServiceState, ServiceState to) {
+        if (options_.run_mode && to != ServiceState::starting) {
+            // `run --detach` returns once the command runs, or says why it does not.
+            if (service.main_pid()) {
+                report_.ready(std::to_string(*service.main_pid()));
+            } else {
+                report_.failed(fmt::format("'{}' is {}: {}", service.name(), to_string(to),
+                                           service.message()));
+            }
+        }
+        tell_systemd();
+    });
+    notifier_.start_watchdog();
     supervisor_.start_autostart_services();
+    tell_systemd();
     wait_for_signal();
     io_.run();
     // Children that are still exiting as the loop ends are reaped here, not left as zombies.
@@ -238,17 +282,29 @@ void Daemon::on_signal(int signo)
         break;
     case SIGTERM:
     case SIGINT:
-        spdlog::info("received {}; stopping every service", signo == SIGTERM ? "SIGTERM"
-                                                                              : "SIGINT");
+        spdlog::info("received {}; stopping every service", signal_name(signo));
+        if (options_.run_mode) {
+            use_as_stop_signal(signo);
+        }
         begin_shutdown();
         break;
     case SIGHUP:
-        reopen_logs();
+        if (options_.run_mode) {
+            forward(signo);
+        } else {
+            reopen_logs();
+        }
         break;
     case SIGUSR1:
-        spdlog::warn("received SIGUSR1, but 'update' is not available in this build; ignoring");
+        if (options_.run_mode) {
+            forward(signo);
+            break;
+        }
+        spdlog::info("received SIGUSR1; re-reading the config");
+        update(false);
         break;
     default:
+        forward(signo);
         break;
     }
 }
@@ -256,8 +312,50 @@ void Daemon::on_signal(int signo)
 void Daemon::begin_shutdown()
 {
     if (!supervisor_.is_shutting_down()) {
+        notifier_.stopping();
         supervisor_.shutdown();
     }
+}
+
+void Daemon::forward(int signo)
+{
+    for (const ServiceStatus& s : supervisor_.status()) {
+        if (Service* service = supervisor_.find(s.name)) {
+            service->send_signal(signo);
+        }
+    }
+}
+
+void Daemon::use_as_stop_signal(int signo)
+{
+    // Like tini: the command gets the very signal procsup got.
+    for (const ServiceStatus& s : supervisor_.status()) {
+        if (Service* service = supervisor_.find(s.name)) {
+            ServiceConfig config = service->config();
+            config.stop_signal = signo;
+            service->update_config(std::move(config));
+        }
+    }
+}
+
+int Daemon::command_status() const
+{
+    const std::vector<ServiceStatus> all = supervisor_.status();
+    if (all.empty() || !all.front().last_exit) {
+        return 127;  // It never ran: what a shell says of a command it could not start.
+    }
+    return all.front().last_exit->shell_code();
+}
+
+void Daemon::tell_systemd()
+{
+    std::vector<std::string> autostart;
+    for (const ServiceConfig& s : supervisor_.config().services) {
+        if (s.autostart) {
+            autostart.push_back(s.name);
+        }
+    }
+    notifier_.update(supervisor_.status(), autostart);
 }
 
 void Daemon::reopen_logs()
@@ -267,13 +365,65 @@ void Daemon::reopen_logs()
     spdlog::info("reopened log files");
 }
 
+boost::json::object Daemon::update(bool dry_run)
+{
+    if (options_.run_mode) {
+        return protocol::make_error(protocol::error_failed,
+                                    "'procsup run' has no config file to re-read");
+    }
+    Config next;
+    try {
+        next = load_config(config_.file, current_environment());
+    } catch (const ConfigError& e) {
+        boost::json::array errors;
+        for (const ConfigDiagnostic& d : e.diagnostics()) {
+            errors.emplace_back(d.to_string());
+        }
+        spdlog::error("update rejected, keeping the running config: {}", e.what());
+        boost::json::object r = protocol::make_error(protocol::error_bad_request,
+                                                     std::string("config not applied:\n") +
+                                                         e.what());
+        r["diagnostics"] = std::move(errors);
+        return r;
+    }
+    if (supervisor_.is_shutting_down()) {
+        return protocol::make_error(protocol::error_shutting_down, "the daemon is shutting down");
+    }
+    if (!dry_run) {
+        notifier_.reloading();
+    }
+    const UpdateReport report = dry_run ? supervisor_.plan_update(next)
+                                        : supervisor_.apply_update(std::move(next));
+    if (!dry_run) {
+        spdlog::info("config '{}' re-read: {}", config_.file.string(), report.summary());
+        notifier_.reloaded();
+    }
+    auto names = [](const std::vector<std::string>& list) {
+        boost::json::array a;
+        for (const std::string& n : list) {
+            a.emplace_back(n);
+        }
+        return a;
+    };
+    boost::json::object r = protocol::make_ok();
+    r["dry_run"] = dry_run;
+    r["added"] = names(report.added);
+    r["removed"] = names(report.removed);
+    r["restarted"] = names(report.restarted);
+    r["updated"] = names(report.updated);
+    r["unchanged"] = names(report.unchanged);
+    r["summary"] = report.summary();
+    return r;
+}
+
 }  // namespace
 
 int run_daemon(const DaemonOptions& options)
 {
     Config config;
     try {
-        config = load_config(options.config_file, current_environment());
+        config = options.config ? *options.config
+                                : load_config(options.config_file, current_environment());
     } catch (const ConfigError& e) {
         for (const ConfigDiagnostic& d : e.diagnostics()) {
             std::fprintf(stderr, "%s\n", d.to_string().c_str());
@@ -304,7 +454,7 @@ int run_daemon(const DaemonOptions& options)
     // a service's escaped processes.
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);
 
-    Daemon daemon(std::move(config), report);
+    Daemon daemon(std::move(config), options, report);
     return daemon.run();
 }
 

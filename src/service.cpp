@@ -115,6 +115,7 @@ std::shared_ptr<OutputSink> Service::make_sink(const OutputTarget& target, const
     }
     case OutputTarget::Kind::null:
     case OutputTarget::Kind::merge_into_stdout:
+    case OutputTarget::Kind::passthrough:
         return OutputSink::to_nothing(config_.name);
     }
     return OutputSink::to_nothing(config_.name);
@@ -390,10 +391,15 @@ void Service::spawn_process()
     request.user = config_.user;
     request.group = config_.group;
     request.ignore_sighup = config_.nohup;
-    request.stdout_fd = out.write_fd;
-    request.stderr_fd = config_.stderr_target.kind == OutputTarget::Kind::merge_into_stdout
-                            ? out.write_fd
-                            : err.write_fd;
+    request.stdout_fd = config_.stdout_target.kind == OutputTarget::Kind::passthrough
+                            ? STDOUT_FILENO
+                            : out.write_fd;
+    request.stderr_fd = err.write_fd;
+    if (config_.stderr_target.kind == OutputTarget::Kind::merge_into_stdout) {
+        request.stderr_fd = request.stdout_fd;
+    } else if (config_.stderr_target.kind == OutputTarget::Kind::passthrough) {
+        request.stderr_fd = STDERR_FILENO;
+    }
 
     const SpawnResult result = spawn(request);
     close_fd(out.write_fd);

@@ -49,11 +49,7 @@ Supervisor::Supervisor(boost::asio::io_context& io, Config config)
           service_base_environment(current_environment())))
 {
     for (const ServiceConfig& sc : config_.services) {
-        auto service = std::make_shared<Service>(io_, sc, environment_, children_);
-        service->set_listener([this](Service& s, ServiceState from, ServiceState to) {
-            on_state_change(s, from, to);
-        });
-        services_.push_back(std::move(service));
+        services_.push_back(make_service(sc));
     }
     // "inherit" lines line up like docker compose's: every prefix as wide as the longest name.
     std::size_t name_width = 0;
@@ -63,6 +59,103 @@ Supervisor::Supervisor(boost::asio::io_context& io, Config config)
     for (const auto& s : services_) {
         s->set_name_width(name_width);
     }
+}
+
+std::shared_ptr<Service> Supervisor::make_service(const ServiceConfig& config)
+{
+    auto service = std::make_shared<Service>(io_, config, environment_, children_);
+    service->set_listener([this](Service& s, ServiceState from, ServiceState to) {
+        on_state_change(s, from, to);
+    });
+    return service;
+}
+
+std::string UpdateReport::summary() const
+{
+    auto list = [](const std::vector<std::string>& names) {
+        std::string text;
+        for (const std::string& n : names) {
+            text += (text.empty() ? "" : ", ") + n;
+        }
+        return text.empty() ? std::string("-") : text;
+    };
+    return fmt::format("added: {}; removed: {}; restarted: {}; updated: {}; unchanged: {}",
+                       list(added), list(removed), list(restarted), list(updated),
+                       unchanged.size());
+}
+
+UpdateReport Supervisor::plan_update(const Config& next) const
+{
+    UpdateReport report;
+    for (const ServiceConfig& sc : next.services) {
+        const Service* current = find(sc.name);
+        if (!current) {
+            report.added.push_back(sc.name);
+        } else if (current->needs_restart_for(sc)) {
+            report.restarted.push_back(sc.name);
+        } else if (!(current->config() == sc)) {
+            report.updated.push_back(sc.name);
+        } else {
+            report.unchanged.push_back(sc.name);
+        }
+    }
+    for (const auto& s : services_) {
+        if (!next.find(s->name())) {
+            report.removed.push_back(s->name());
+        }
+    }
+    return report;
+}
+
+UpdateReport Supervisor::apply_update(Config next)
+{
+    const UpdateReport report = plan_update(next);
+    for (const std::string& name : report.removed) {
+        auto it = std::find_if(services_.begin(), services_.end(),
+                               [&](const auto& s) { return s->name() == name; });
+        pending_starts_.erase(name);
+        (*it)->stop();
+        retiring_.push_back(*it);
+        services_.erase(it);
+    }
+
+    std::vector<std::shared_ptr<Service>> ordered;
+    for (const ServiceConfig& sc : next.services) {
+        auto it = std::find_if(services_.begin(), services_.end(),
+                               [&](const auto& s) { return s->name() == sc.name; });
+        if (it == services_.end()) {
+            ordered.push_back(make_service(sc));
+            continue;
+        }
+        const bool restart = (*it)->needs_restart_for(sc);
+        (*it)->update_config(sc);
+        const ServiceState st = (*it)->state();
+        if (restart && (st == ServiceState::running || st == ServiceState::starting ||
+                        st == ServiceState::backoff)) {
+            (*it)->restart();
+        }
+        ordered.push_back(*it);
+    }
+    services_ = std::move(ordered);
+    next.supervisor = config_.supervisor;
+    config_ = std::move(next);
+
+    for (const auto& s : services_) {
+        const bool added = std::find(report.added.begin(), report.added.end(), s->name()) !=
+                           report.added.end();
+        if (s->config().autostart && (added || s->state() == ServiceState::fatal)) {
+            request_start(*s);
+        }
+    }
+    retire_finished();
+    return report;
+}
+
+void Supervisor::retire_finished()
+{
+    std::erase_if(retiring_, [](const auto& s) {
+        return is_at_rest(s->state()) && !s->has_live_processes();
+    });
 }
 
 const Service* Supervisor::find(std::string_view name) const
@@ -293,6 +386,7 @@ void Supervisor::on_state_change(Service& service, ServiceState from, ServiceSta
         (to == ServiceState::exited || to == ServiceState::fatal)) {
         on_essential_end(service);
     }
+    retire_finished();
     try_pending_starts();
     check_waiters();
     if (shutting_down_) {
@@ -348,6 +442,8 @@ void Supervisor::advance_shutdown()
             s->stop();
         }
     }
+    retire_finished();
+    all_done = all_done && retiring_.empty();
     if (!all_done || !shutdown_done_) {
         return;
     }
@@ -365,9 +461,11 @@ void Supervisor::reap_children()
         if (pid <= 0) {
             break;  // 0: children left but none exited; -1/ECHILD: no children at all.
         }
-        const bool known = std::any_of(services_.begin(), services_.end(), [&](const auto& s) {
-            return s->handle_exit(pid, status);
-        });
+        const bool known =
+            std::any_of(services_.begin(), services_.end(),
+                        [&](const auto& s) { return s->handle_exit(pid, status); }) ||
+            std::any_of(retiring_.begin(), retiring_.end(),
+                        [&](const auto& s) { return s->handle_exit(pid, status); });
         if (!known && !children_.dispatch(pid, status)) {
             spdlog::debug("reaped orphaned process {} ({})", pid,
                           ExitStatus::from_wait_status(status).describe());

@@ -1,6 +1,26 @@
 // The validated configuration: what `procsup daemon` supervises and how. Produced by
 // load_config() from a TOML file (plus its includes) and the daemon's environment; every
 // path in it is absolute and every value is checked, so later layers never re-validate.
+//
+// Rules load_config() applies beyond DESIGN.md section 3:
+// - `${VAR}` and `${VAR:-default}` (see expand.hpp) are expanded in every string value
+//   except the elements of an array `command` (of a service or of a health check) and the
+//   values of `environment`: those reach the process exactly as written, so "$HOME" or
+//   "${PATH}" in an argv array stays literal. A string `command` is expanded, then split.
+//   env_file contents are never expanded.
+// - Relative paths: stdout/stderr files are taken from `log_dir`; `env_file` from the
+//   service's `directory` when given, else from the main config file's folder; everything
+//   else (directory, pidfile, socket, log, log_dir, include) from the main config file's
+//   folder. All paths are stored absolute and lexically normalised.
+// - Defaults: log_dir = "<config folder>/logs"; stdout = file "<log_dir>/<name>.log";
+//   stderr = "stdout"; socket = default_socket_path(env).
+// - An included file may hold [services.*] tables only; a file matched twice is read once.
+// - Limits: at most 1000 services; log_backups from 0 to 1000; health retries from 1 to
+//   1000000; umask and socket_mode from 0 to 0777; backoff_max >= backoff > 0.
+// - Two streams (of one service or of two) may not write the same log file: rotation by two
+//   writers would lose lines. Use stderr = "stdout" to share one file.
+// - Config::services is in dependency order; ties keep file order (main file, then the
+//   included files in sorted glob order).
 #pragma once
 
 #include <chrono>
@@ -12,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "procsup/expand.hpp"
 #include "procsup/units.hpp"
 
 namespace procsup {
@@ -22,7 +43,8 @@ enum class UnhealthyAction { restart, ignore };
 
 // Where a stream of a service goes.
 struct OutputTarget {
-    enum class Kind { file, inherit, null, merge_into_stdout };
+    // passthrough: the daemon's own descriptor is handed to the child (`procsup run`).
+    enum class Kind { file, inherit, null, merge_into_stdout, passthrough };
     Kind kind = Kind::file;
     std::filesystem::path path;  // absolute, for Kind::file only
 
@@ -32,7 +54,10 @@ struct OutputTarget {
 struct HealthCheckConfig {
     enum class Kind { http, tcp, command };
     Kind kind = Kind::http;
-    std::string http_url;              // Kind::http: "http://host:port/path"
+    std::string http_url;              // Kind::http: "http://host:port/path", as written
+    std::string http_host;             // Kind::http: parts of http_url; IPv6 without brackets
+    std::uint16_t http_port = 80;      // Kind::http
+    std::string http_path = "/";       // Kind::http: path and query, never empty
     std::string tcp_host;              // Kind::tcp
     std::uint16_t tcp_port = 0;        // Kind::tcp
     std::vector<std::string> command;  // Kind::command: argv
@@ -77,6 +102,8 @@ struct ServiceConfig {
     // Where the definition came from, for messages: "file:line:col".
     std::string origin;
 
+    // Compares every field except `origin` (the supervisor tells changed services apart on
+    // `update` with it). A field added above must be added to it too.
     bool operator==(const ServiceConfig& other) const;
 };
 
@@ -121,8 +148,8 @@ private:
     std::vector<ConfigDiagnostic> diagnostics_;
 };
 
-// The daemon's environment, as a lookup, so that tests can pass their own.
-using Environment = std::map<std::string, std::string>;
+// The daemon's environment, as a lookup, so that tests can pass their own. The type
+// `Environment` (a name-to-value map) is declared in procsup/expand.hpp.
 Environment current_environment();
 
 // Reads, expands and validates `file` and its includes. Throws ConfigError.

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <optional>
 
+#include "procsup/config.hpp"
+
 namespace procsup {
 
 struct DaemonOptions {
@@ -12,6 +14,11 @@ struct DaemonOptions {
     bool detach = false;
     std::optional<std::filesystem::path> pidfile;  // overrides [supervisor] pidfile
     std::optional<std::filesystem::path> socket;   // overrides [supervisor] socket
+    // `procsup run`: the config comes from the command line, not from a file; the daemon
+    // forwards signals to the command and exits with its status; --detach returns once the
+    // command runs and prints its PID.
+    std::optional<Config> config;
+    bool run_mode = false;
 };
 
 // Returns the process exit status (DESIGN §2 and §6). With `detach`, the caller's process

@@ -31,6 +31,18 @@ struct ActionResult {
 
 using ActionCallback = std::function<void(std::vector<ActionResult>)>;
 
+// What `procsup update` changes, by service name.
+struct UpdateReport {
+    std::vector<std::string> added;
+    std::vector<std::string> removed;
+    std::vector<std::string> restarted;  // a setting that needs a new process changed
+    std::vector<std::string> updated;    // changed settings applied without a restart
+    std::vector<std::string> unchanged;
+
+    // "added: x; removed: y; restarted: z; updated: -; unchanged: 4"
+    std::string summary() const;
+};
+
 enum class Action { start, stop, restart };
 
 // Children that are not a service's main process but whose exit someone waits for (exec
@@ -79,6 +91,13 @@ public:
 
     void reopen_logs();
 
+    // Compares the running services with `next`; changes nothing.
+    UpdateReport plan_update(const Config& next) const;
+    // Applies `next`: starts added autostart services, stops and forgets removed ones,
+    // restarts changed ones, leaves the rest (and their processes) alone. A fatal service
+    // gets another start. [supervisor] settings are kept until the daemon restarts.
+    UpdateReport apply_update(Config next);
+
     const Service* find(std::string_view name) const;
     Service* find(std::string_view name);
     std::vector<ServiceStatus> status() const;
@@ -109,7 +128,11 @@ private:
     Config config_;
     std::shared_ptr<const Environment> environment_;
     ChildRegistry children_;  // before services_: they keep a reference to it
+    std::shared_ptr<Service> make_service(const ServiceConfig& config);
+    void retire_finished();
+
     std::vector<std::shared_ptr<Service>> services_;  // dependency order
+    std::vector<std::shared_ptr<Service>> retiring_;  // removed by update, still stopping
     std::set<std::string> pending_starts_;            // held back by dependencies
     std::vector<std::unique_ptr<Waiter>> waiters_;
     StateObserver observer_;

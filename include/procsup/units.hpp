@@ -14,7 +14,9 @@ namespace procsup {
 using Duration = std::chrono::milliseconds;
 
 // Accepts "<number><unit>" with unit ms, s, m, h (an optional fractional part, as in "1.5s"),
-// or a bare non-negative integer of seconds. Returns nullopt on anything else.
+// or a bare non-negative integer of seconds. Compound forms with strictly decreasing units
+// ("1h30m", "1s500ms") are accepted too, so that format_duration() output reads back. The
+// value must be a whole number of milliseconds. Returns nullopt on anything else.
 std::optional<Duration> parse_duration(std::string_view text);
 
 // Formats as the shortest exact form: "250ms", "30s", "5m", "1h30m".
@@ -27,7 +29,8 @@ std::string format_uptime(Duration d);
 // of 1024), case-insensitive, or a bare non-negative integer of bytes.
 std::optional<std::uint64_t> parse_size(std::string_view text);
 
-// Accepts "TERM", "SIGTERM", "term" or a number from 1 to 64. Returns the signal number.
+// Accepts "TERM", "SIGTERM", "term" or a number from 1 to 64 (also as "SIG42", which is what
+// signal_name() prints for a signal without a name). Returns the signal number.
 std::optional<int> parse_signal(std::string_view text);
 
 // "SIGTERM" for 15; "SIG42" for a number that has no name.
