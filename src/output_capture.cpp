@@ -200,10 +200,13 @@ std::vector<std::string> OutputSink::last_lines(std::size_t count) const
         std::error_code ec;
         std::vector<std::string> lines = read_last_lines(file_->path(), count, ec);
         if (!ec) {
-            if (lines.size() < count) {
-                // Just after a rotation the current file is short: the rest is in the backup.
-                auto older = read_last_lines(file_->path().string() + ".1",
-                                             count - lines.size(), ec);
+            // Just after a rotation the current file is short: the rest is in the backups.
+            for (int index = 1; lines.size() < count && index <= file_->backups(); ++index) {
+                const std::string backup = file_->path().string() + "." + std::to_string(index);
+                auto older = read_last_lines(backup, count - lines.size(), ec);
+                if (ec) {
+                    break;
+                }
                 lines.insert(lines.begin(), std::make_move_iterator(older.begin()),
                              std::make_move_iterator(older.end()));
             }

@@ -69,8 +69,8 @@ public:
     // Takes over the listeners of `old` when a config update replaces the sink.
     void adopt_listeners(OutputSink& old);
 
-    // The last `count` lines: from the log file and its first backup for a file sink, from
-    // the in-memory ring otherwise (or when the file cannot be read).
+    // The last `count` lines: from the log file and as many of its backups as needed for a
+    // file sink, from the in-memory ring otherwise (or when the file cannot be read).
     std::vector<std::string> last_lines(std::size_t count) const;
 
     // The last lines written, for `procsup logs` when the file is gone or never existed.

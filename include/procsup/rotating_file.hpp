@@ -36,6 +36,7 @@ public:
 
     const std::filesystem::path& path() const { return path_; }
     std::uint64_t size() const { return size_; }
+    int backups() const { return backups_; }
     void set_limits(std::uint64_t max_size, int backups);
 
     // True once after the file went from working to failing: the caller logs it then.
