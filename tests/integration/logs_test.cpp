@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -182,6 +184,52 @@ int reap(pid_t pid, std::chrono::milliseconds limit = 10s)
     }
     return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 }
+
+std::size_t open_fd_count(pid_t pid)
+{
+    std::error_code ec;
+    const fs::directory_iterator fds("/proc/" + std::to_string(pid) + "/fd", ec);
+    return ec ? 0 : static_cast<std::size_t>(std::distance(fds, fs::directory_iterator()));
+}
+
+// A raw control connection, for a client that misbehaves on purpose.
+class RawClient {
+public:
+    explicit RawClient(const fs::path& socket)
+    {
+        fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_un address{};
+        address.sun_family = AF_UNIX;
+        std::snprintf(address.sun_path, sizeof address.sun_path, "%s", socket.c_str());
+        REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    }
+    ~RawClient() { close(); }
+    void send(const std::string& text) { REQUIRE(::write(fd_, text.data(), text.size()) > 0); }
+    // Reads what arrives until `needle` shows up or `limit` passes.
+    std::string read_until(const std::string& needle, std::chrono::milliseconds limit)
+    {
+        std::string got;
+        char buffer[65536];
+        wait_until([&] {
+            ssize_t n;
+            while ((n = ::recv(fd_, buffer, sizeof buffer, MSG_DONTWAIT)) > 0) {
+                got.append(buffer, static_cast<std::size_t>(n));
+            }
+            return got.find(needle) != std::string::npos || n == 0;
+        }, limit);
+        return got;
+    }
+    void close()
+    {
+        if (fd_ >= 0) {
+            ::close(fd_);
+            fd_ = -1;
+        }
+    }
+
+private:
+    int fd_ = -1;
+};
 
 // Unmounts (lazily, so a daemon still holding a file does not keep it busy) on every exit.
 struct MountGuard {
@@ -427,6 +475,58 @@ TEST_SUITE("logs")
         CHECK(followed.damaged.empty());
         check_consecutive(followed.numbers, followed.numbers.front(), followed.numbers.back());
         CHECK(read_file(log).size() > 0);
+    }
+
+    TEST_CASE("a follower that does not read loses lines behind a marker and stalls nobody" *
+              doctest::timeout(90))
+    {
+        Fixture f;
+        f.write_config("[services.burst]\n" + writer_command("--count 300000") +
+                       "restart = \"never\"\nautostart = false\nstdout = \"burst.log\"\n"
+                       "log_max_size = 0\n");
+        f.start_daemon();
+        const pid_t daemon = *f.daemon_pid();
+        const std::size_t fds_before = open_fd_count(daemon);
+
+        RawClient slow(f.socket_path());
+        slow.send(R"({"version":1,"command":"logs","services":["burst"],"lines":0,)"
+                  R"("follow":true})" "\n");
+        REQUIRE(slow.read_until("\n", 5s).find(R"("ok":true)") != std::string::npos);
+        CHECK(f.cli({"start", "burst"}).exit_code == 0);
+        const std::uintmax_t expected = 300000 * (seq_line(1).size() + 1);
+        REQUIRE(wait_until([&] { return total_size({f.path("burst.log")}) >= expected; }, 60s));
+
+        // The daemon answers others and wrote everything to the file meanwhile.
+        const auto started = std::chrono::steady_clock::now();
+        CHECK(f.cli({"status"}, 5s).exit_code == 0);
+        CHECK(std::chrono::steady_clock::now() - started < 2s);
+        CHECK(scan(read_file(f.path("burst.log"))).numbers.size() == 300000);
+
+        const std::string streamed = slow.read_until("dropped here", 20s);
+        CHECK(streamed.find("lines dropped here: this reader was too slow") != std::string::npos);
+        slow.close();
+        CHECK(wait_until([&] { return open_fd_count(daemon) <= fds_before; }));
+    }
+
+    TEST_CASE("a crash-looping service logs its exits and starts, not its output" *
+              doctest::timeout(30))
+    {
+        Fixture f;
+        f.write_config("[services.crash]\ncommand = [\"sh\", \"-c\", \"echo boom; echo boom >&2; "
+                       "exit 3\"]\nbackoff = \"100ms\"\nbackoff_max = \"100ms\"\n"
+                       "start_retries = 4\n");
+        f.start_daemon();
+        REQUIRE(wait_until([&] { return f.state_of("crash") == "fatal"; }));
+        const std::string log = read_file(f.log_path());
+        INFO("daemon log: ", log);
+        // Five attempts: one line for each start and one for each exit, no more.
+        std::size_t lines = 0;
+        for (const std::string& line : split_lines(log)) {
+            lines += line.find("'crash'") != std::string::npos && line.find("debug:") ==
+                     std::string::npos;
+        }
+        CHECK(lines == 10);
+        CHECK(log.find("boom") == std::string::npos);
     }
 
     TEST_CASE("logs refuses an unknown service and reads inherit services from memory" *
