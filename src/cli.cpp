@@ -4,8 +4,10 @@
 
 #include <boost/version.hpp>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -237,6 +239,28 @@ int cmd_simple(const GlobalOptions& global, const std::string& command, const ch
     return exit_ok;
 }
 
+// True once `pid` is gone or a zombie (its parent, not us, reaps it).
+bool has_exited(pid_t pid)
+{
+    std::FILE* f = std::fopen(fmt::format("/proc/{}/stat", pid).c_str(), "r");
+    if (!f) {
+        return true;
+    }
+    char line[512] = {};
+    const bool read = std::fgets(line, sizeof line, f) != nullptr;
+    std::fclose(f);
+    const char* paren = read ? std::strrchr(line, ')') : nullptr;
+    return !paren || paren[1] == '\0' || paren[2] == 'Z' || paren[2] == 'X';
+}
+
+void wait_for_exit(pid_t pid, std::chrono::milliseconds limit)
+{
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!has_exited(pid) && std::chrono::steady_clock::now() < deadline) {
+        ::usleep(2000);
+    }
+}
+
 int cmd_shutdown(const GlobalOptions& global, bool no_wait)
 {
     Client client(global);
@@ -248,9 +272,14 @@ int cmd_shutdown(const GlobalOptions& global, bool no_wait)
         return *status;
     }
     if (!no_wait) {
-        // The daemon closes every connection as it exits: end of file means it is done.
+        // The daemon closes every connection as it exits: end of file means it is nearly
+        // done; then wait for the process itself, so that "shutdown" returning means gone.
         std::string ignored;
         while (client.connection().read_reply(ignored)) {
+        }
+        const json::value* pid = std::get<json::object>(reply).if_contains("pid");
+        if (pid && pid->is_int64()) {
+            wait_for_exit(static_cast<pid_t>(pid->as_int64()), std::chrono::seconds(10));
         }
     }
     if (global.json) {

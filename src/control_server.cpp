@@ -207,7 +207,9 @@ void ControlServer::Connection::handle(const json::object& request)
         const json::value* dry = request.if_contains("dry_run");
         reply(server_.controls_.update(dry && dry->is_bool() && dry->as_bool()));
     } else if (command == "shutdown") {
-        reply(protocol::make_ok());
+        json::object r = protocol::make_ok();
+        r["pid"] = ::getpid();  // The client waits for this process to be gone.
+        reply(std::move(r));
         server_.controls_.shutdown();
     } else {
         reply(protocol::make_error(protocol::error_bad_request,

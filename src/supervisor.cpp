@@ -379,9 +379,6 @@ void Supervisor::on_state_change(Service& service, ServiceState from, ServiceSta
     if (observer_) {
         observer_(service, from, to);
     }
-    if (shutting_down_ && service.was_killed() && to == ServiceState::stopped) {
-        any_killed_ = true;
-    }
     if (service.config().essential && !shutting_down_ && from != to &&
         (to == ServiceState::exited || to == ServiceState::fatal)) {
         on_essential_end(service);
@@ -439,6 +436,7 @@ void Supervisor::advance_shutdown()
         }
         all_done = false;
         if (s->state() != ServiceState::stopping && !has_live_dependents(*s)) {
+            stopped_by_shutdown_.insert(s->name());
             s->stop();
         }
     }
@@ -447,7 +445,12 @@ void Supervisor::advance_shutdown()
     if (!all_done || !shutdown_done_) {
         return;
     }
-    const int status = essential_exit_status_.value_or(any_killed_ ? 137 : 0);
+    // Decided here, not from state-change notifications: those are posted and may not have
+    // run yet when the last exit is reaped.
+    const bool any_killed = std::any_of(services_.begin(), services_.end(), [&](const auto& s) {
+        return stopped_by_shutdown_.contains(s->name()) && s->was_killed();
+    });
+    const int status = essential_exit_status_.value_or(any_killed ? 137 : 0);
     auto done = std::move(shutdown_done_);
     shutdown_done_ = nullptr;
     done(status);

@@ -138,7 +138,7 @@ private:
     StateObserver observer_;
 
     bool shutting_down_ = false;
-    bool any_killed_ = false;
+    std::set<std::string> stopped_by_shutdown_;
     std::optional<int> essential_exit_status_;
     std::function<void(int)> shutdown_done_;
 };

@@ -127,6 +127,55 @@ CommandResult run_command(const std::vector<std::string>& argv, std::chrono::mil
     return result;
 }
 
+pid_t spawn_background(const std::vector<std::string>& argv, const fs::path& out,
+                       const fs::path& err, const std::vector<std::string>& extra_env)
+{
+    std::vector<std::string> env;
+    for (char** e = environ; *e; ++e) {
+        env.emplace_back(*e);
+    }
+    env.insert(env.end(), extra_env.begin(), extra_env.end());
+    std::vector<char*> c_argv;
+    for (const auto& a : argv) {
+        c_argv.push_back(const_cast<char*>(a.c_str()));
+    }
+    c_argv.push_back(nullptr);
+    std::vector<char*> c_env;
+    for (const auto& e : env) {
+        c_env.push_back(const_cast<char*>(e.c_str()));
+    }
+    c_env.push_back(nullptr);
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        const int null_fd = ::open("/dev/null", O_RDONLY);
+        const int out_fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+        const int err_fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+        ::dup2(null_fd, 0);
+        ::dup2(out_fd, 1);
+        ::dup2(err_fd, 2);
+        ::execvpe(c_argv[0], c_argv.data(), c_env.data());
+        _exit(127);
+    }
+    return pid;
+}
+
+std::optional<int> wait_exit(pid_t pid, std::chrono::milliseconds limit)
+{
+    const auto deadline = Clock::now() + limit;
+    for (;;) {
+        int status = 0;
+        const pid_t r = ::waitpid(pid, &status, WNOHANG);
+        if (r == pid) {
+            return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+        }
+        if (r < 0 || Clock::now() >= deadline) {
+            return std::nullopt;
+        }
+        std::this_thread::sleep_for(5ms);
+    }
+}
+
 bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds limit)
 {
     const auto deadline = Clock::now() + limit;
@@ -281,6 +330,31 @@ CommandResult Fixture::start_daemon()
     return r;
 }
 
+pid_t Fixture::start_foreground_daemon(const std::vector<std::string>& extra_args)
+{
+    std::vector<std::string> argv{procsup_binary().string(), "daemon", "-c",
+                                  config_path().string()};
+    argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+    return start_background(argv);
+}
+
+pid_t Fixture::start_background(const std::vector<std::string>& argv)
+{
+    const pid_t pid = spawn_background(argv, path("daemon.out"), path("daemon.err"),
+                                       {"PROCSUP_TEST_TOKEN=" + token_});
+    children_.push_back(pid);
+    return pid;
+}
+
+std::optional<int> Fixture::wait_exit_of(pid_t pid, std::chrono::milliseconds limit)
+{
+    const auto code = wait_exit(pid, limit);
+    if (code) {
+        std::erase(children_, pid);  // Reaped: its PID is no longer ours to signal.
+    }
+    return code;
+}
+
 CommandResult Fixture::cli(const std::vector<std::string>& args,
                            std::chrono::milliseconds timeout)
 {
@@ -335,6 +409,10 @@ void Fixture::cleanup()
     }
     for (pid_t pid : processes_with_token(token_)) {
         ::kill(pid, SIGKILL);
+    }
+    for (pid_t pid : children_) {
+        ::kill(pid, SIGKILL);  // Ours: a foreground daemon not yet collected.
+        ::waitpid(pid, nullptr, 0);
     }
     if (std::getenv("PROCSUP_KEEP_TEST_DIR") == nullptr) {
         std::error_code ec;

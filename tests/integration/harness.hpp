@@ -29,6 +29,16 @@ CommandResult run_command(const std::vector<std::string>& argv,
                           std::chrono::milliseconds timeout = 20s,
                           const std::vector<std::string>& extra_env = {});
 
+// Starts `argv` in the background with stdout and stderr into the given files. The caller
+// must collect it with wait_exit (or kill it) before the test ends.
+pid_t spawn_background(const std::vector<std::string>& argv, const std::filesystem::path& out,
+                       const std::filesystem::path& err,
+                       const std::vector<std::string>& extra_env = {});
+
+// Waits for a child started with spawn_background: its exit code (128+N for signal N), or
+// nullopt when it is still running at the deadline.
+std::optional<int> wait_exit(pid_t pid, std::chrono::milliseconds limit = 20s);
+
 // Polls `condition` every few milliseconds until it holds or `limit` passes.
 bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds limit = 10s);
 
@@ -71,6 +81,14 @@ public:
     CommandResult start_daemon();
     std::optional<pid_t> daemon_pid() const { return read_pid(pidfile_path()); }
 
+    // `procsup daemon` in the foreground, as a container or systemd runs it; stdout and
+    // stderr go to daemon.out / daemon.err in the folder. The fixture kills it at cleanup.
+    pid_t start_foreground_daemon(const std::vector<std::string>& extra_args = {});
+    // Starts any command in the background the same way (e.g. `procsup run`).
+    pid_t start_background(const std::vector<std::string>& argv);
+    // Collects a process started by the two above: its exit code, or nullopt on timeout.
+    std::optional<int> wait_exit_of(pid_t pid, std::chrono::milliseconds limit = 20s);
+
     // A client verb against this fixture's socket.
     CommandResult cli(const std::vector<std::string>& args, std::chrono::milliseconds timeout = 20s);
 
@@ -86,6 +104,7 @@ private:
     std::filesystem::path dir_;
     std::string token_;
     bool cleaned_ = false;
+    std::vector<pid_t> children_;
 };
 
 std::filesystem::path procsup_binary();
