@@ -1,11 +1,10 @@
 #include "procsup/log_stream.hpp"
 
-#include <boost/asio/write.hpp>
-
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <vector>
+
+#include <boost/asio/write.hpp>
+#include <fmt/format.h>
 
 #include "procsup/output_capture.hpp"
 #include "procsup/protocol.hpp"
@@ -32,7 +31,7 @@ std::size_t utf8_sequence_length(std::string_view text)
         length = 2;
     } else if (lead >= 0xE0 && lead <= 0xEF) {
         length = 3;
-        low = lead == 0xE0 ? 0xA0 : 0x80;  // no overlong forms
+        low = lead == 0xE0 ? 0xA0 : 0x80;   // no overlong forms
         high = lead == 0xED ? 0x9F : 0xBF;  // no UTF-16 surrogates
     } else if (lead >= 0xF0 && lead <= 0xF4) {
         length = 4;
@@ -119,30 +118,30 @@ private:
         out_ = std::move(text);
         out_.push_back('\n');
         writing_ = true;
-        boost::asio::async_write(socket_, boost::asio::buffer(out_),
-                                 [self = shared_from_this()](boost::system::error_code ec,
-                                                             std::size_t) {
-                                     self->writing_ = false;
-                                     if (ec) {
-                                         self->end();
-                                         return;
-                                     }
-                                     self->flush();
-                                 });
+        boost::asio::async_write(
+            socket_, boost::asio::buffer(out_),
+            [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                self->writing_ = false;
+                if (ec) {
+                    self->end();
+                    return;
+                }
+                self->flush();
+            });
     }
 
     // The client sends nothing more; a completed read means it hung up (or misbehaves).
     void watch_for_hangup()
     {
-        socket_.async_read_some(boost::asio::buffer(discard_),
-                                [self = shared_from_this()](boost::system::error_code ec,
-                                                            std::size_t) {
-                                    if (ec) {
-                                        self->end();
-                                        return;
-                                    }
-                                    self->watch_for_hangup();
-                                });
+        socket_.async_read_some(
+            boost::asio::buffer(discard_),
+            [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                if (ec) {
+                    self->end();
+                    return;
+                }
+                self->watch_for_hangup();
+            });
     }
 
     void end()
@@ -187,8 +186,7 @@ bool parse_log_request(const json::object& request, LogRequest& out, std::string
             error = "field 'lines' must be a number of lines, 0 or more";
             return false;
         }
-        out.lines = std::min(static_cast<std::size_t>(lines->as_int64()),
-                             max_log_request_lines);
+        out.lines = std::min(static_cast<std::size_t>(lines->as_int64()), max_log_request_lines);
     }
     if (const json::value* follow = request.if_contains("follow")) {
         if (!follow->is_bool()) {
@@ -223,9 +221,8 @@ std::string to_valid_utf8(std::string_view text)
     std::string result;
     result.reserve(text.size());
     while (!text.empty()) {
-        const auto ascii_end = std::find_if(text.begin(), text.end(), [](char c) {
-            return static_cast<unsigned char>(c) >= 0x80;
-        });
+        const auto ascii_end = std::find_if(
+            text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
         const auto ascii = static_cast<std::size_t>(ascii_end - text.begin());
         result.append(text.substr(0, ascii));
         text.remove_prefix(ascii);

@@ -37,8 +37,8 @@ bool prepend_block(int fd, off_t offset, std::size_t length, std::string& into)
     std::string block(length, '\0');
     std::size_t done = 0;
     while (done < length) {
-        const ssize_t n = ::pread(fd, block.data() + done, length - done,
-                                  offset + static_cast<off_t>(done));
+        const ssize_t n =
+            ::pread(fd, block.data() + done, length - done, offset + static_cast<off_t>(done));
         if (n < 0 && errno == EINTR) {
             continue;
         }

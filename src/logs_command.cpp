@@ -3,10 +3,10 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <boost/json.hpp>
-
 #include <cerrno>
 #include <cstdio>
+
+#include <boost/json.hpp>
 
 #include "procsup/control_client.hpp"
 #include "procsup/protocol.hpp"
@@ -112,8 +112,9 @@ int run_logs_command(const std::filesystem::path& socket, const LogsOptions& opt
     ControlClient client;
     std::string error;
     if (!client.connect(socket, error)) {
-        std::fprintf(stderr, "procsup: %s\n(is the daemon running? start it with "
-                             "'procsup daemon')\n",
+        std::fprintf(stderr,
+                     "procsup: %s\n(is the daemon running? start it with "
+                     "'procsup daemon')\n",
                      error.c_str());
         return exit_unreachable;
     }

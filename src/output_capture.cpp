@@ -265,13 +265,13 @@ void OutputSink::report_file_failure()
         return;
     }
     if (file_->take_new_failure()) {
-        spdlog::warn("service '{}': cannot write log '{}': {}; dropping output until it works "
-                     "again (retrying every second and on reopen-logs)",
-                     service_name_, file_->path().string(), file_->last_error().message());
+        spdlog::warn(
+            "service '{}': cannot write log '{}': {}; dropping output until it works "
+            "again (retrying every second and on reopen-logs)",
+            service_name_, file_->path().string(), file_->last_error().message());
     }
     if (file_->take_recovery()) {
-        spdlog::info("service '{}': writing log '{}' again", service_name_,
-                     file_->path().string());
+        spdlog::info("service '{}': writing log '{}' again", service_name_, file_->path().string());
     }
 }
 
@@ -292,8 +292,7 @@ void OutputReader::start()
 void OutputReader::read_more()
 {
     pipe_.async_read_some(boost::asio::buffer(buffer_.get(), read_chunk),
-                          [self = shared_from_this()](boost::system::error_code ec,
-                                                      std::size_t n) {
+                          [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
                               if (ec) {
                                   self->lines_.finish(self->emit_);
                                   return;  // EOF: every writer of the pipe has gone.

@@ -7,12 +7,12 @@
 // blocks the event loop or other clients. Event-loop thread only.
 #pragma once
 
-#include <boost/asio/local/stream_protocol.hpp>
-#include <boost/json.hpp>
-
 #include <cstddef>
 #include <memory>
 #include <string>
+
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/json.hpp>
 
 namespace procsup {
 

@@ -4,9 +4,6 @@
 // sink for longer than its pipe takes to fill.
 #pragma once
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
-
 #include <cstdint>
 #include <deque>
 #include <filesystem>
@@ -15,6 +12,9 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 
 #include "procsup/rotating_file.hpp"
 

@@ -9,8 +9,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <doctest/doctest.h>
-
 #include <algorithm>
 #include <cstring>
 #include <map>
@@ -18,6 +16,7 @@
 #include <sstream>
 
 #include "harness.hpp"
+#include <doctest/doctest.h>
 
 namespace procsup::test {
 
@@ -149,8 +148,7 @@ std::size_t line_count(const fs::path& file)
 }
 
 // Starts `argv` with stdout and stderr into files; the caller reaps it.
-pid_t spawn_to_files(const std::vector<std::string>& argv, const fs::path& out,
-                     const fs::path& err)
+pid_t spawn_to_files(const std::vector<std::string>& argv, const fs::path& out, const fs::path& err)
 {
     std::vector<char*> c_argv;
     for (const auto& a : argv) {
@@ -210,13 +208,15 @@ public:
     {
         std::string got;
         char buffer[65536];
-        wait_until([&] {
-            ssize_t n;
-            while ((n = ::recv(fd_, buffer, sizeof buffer, MSG_DONTWAIT)) > 0) {
-                got.append(buffer, static_cast<std::size_t>(n));
-            }
-            return got.find(needle) != std::string::npos || n == 0;
-        }, limit);
+        wait_until(
+            [&] {
+                ssize_t n;
+                while ((n = ::recv(fd_, buffer, sizeof buffer, MSG_DONTWAIT)) > 0) {
+                    got.append(buffer, static_cast<std::size_t>(n));
+                }
+                return got.find(needle) != std::string::npos || n == 0;
+            },
+            limit);
         return got;
     }
     void close()
@@ -270,8 +270,10 @@ TEST_SUITE("logs")
         check_consecutive(seen.numbers, 1, 200000);
     }
 
-    TEST_CASE("lines written while the log is renamed and reopened land once in the old or new "
-              "file" * doctest::timeout(60))
+    TEST_CASE(
+        "lines written while the log is renamed and reopened land once in the old or new "
+        "file" *
+        doctest::timeout(60))
     {
         Fixture f;
         f.write_config("[services.tick]\n" + writer_command("--count 20000 --rate 5000") +
@@ -282,10 +284,12 @@ TEST_SUITE("logs")
         REQUIRE(wait_until([&] { return line_count(log) >= 2000; }));
 
         fs::rename(log, old);
-        SUBCASE("by SIGHUP") {
+        SUBCASE("by SIGHUP")
+        {
             REQUIRE(::kill(*f.daemon_pid(), SIGHUP) == 0);
         }
-        SUBCASE("by procsup reopen-logs") {
+        SUBCASE("by procsup reopen-logs")
+        {
             CHECK(f.cli({"reopen-logs"}).exit_code == 0);
         }
         const std::uintmax_t expected = 20000 * (seq_line(1).size() + 1);
@@ -298,13 +302,13 @@ TEST_SUITE("logs")
         CHECK(count_of(read_file(f.log_path()), "reopened log files") == 1);
     }
 
-    TEST_CASE("the shipped logrotate snippet rotates under a running writer" *
-              doctest::timeout(90))
+    TEST_CASE("the shipped logrotate snippet rotates under a running writer" * doctest::timeout(90))
     {
         Fixture f;
         f.write_config("[services.tick]\n" + writer_command("--count 20000 --rate 4000") +
                        "restart = \"never\"\nstdout = \"tick.log\"\nlog_max_size = 0\n");
-        std::string snippet = read_file(fs::path(PROCSUP_SOURCE_DIR) / "packaging/logrotate/procsup");
+        std::string snippet =
+            read_file(fs::path(PROCSUP_SOURCE_DIR) / "packaging/logrotate/procsup");
         REQUIRE(!snippet.empty());
         const auto replace = [&](const std::string& from, const std::string& to) {
             const std::size_t pos = snippet.find(from);
@@ -312,11 +316,12 @@ TEST_SUITE("logs")
             snippet.replace(pos, from.size(), to);
         };
         replace("/var/log/procsup/*.log", (f.dir() / "*.log").string());
-        replace("procsup reopen-logs", procsup_binary().string() + " -s " +
-                                           f.socket_path().string() + " reopen-logs");
+        replace("procsup reopen-logs",
+                procsup_binary().string() + " -s " + f.socket_path().string() + " reopen-logs");
         bool copytruncate = false;
         SUBCASE("create mode with the postrotate reopen") {}
-        SUBCASE("copytruncate mode") {
+        SUBCASE("copytruncate mode")
+        {
             copytruncate = true;
             replace("{\n", "{\n    copytruncate\n");
         }
@@ -325,9 +330,9 @@ TEST_SUITE("logs")
         f.start_daemon();
         const auto log = f.path("tick.log");
         REQUIRE(wait_until([&] { return line_count(log) >= 3000; }));
-        const CommandResult rotated = run_command(
-            {"/usr/sbin/logrotate", "-f", "-s", f.path("logrotate.state").string(),
-             f.path("logrotate.conf").string()});
+        const CommandResult rotated =
+            run_command({"/usr/sbin/logrotate", "-f", "-s", f.path("logrotate.state").string(),
+                         f.path("logrotate.conf").string()});
         INFO("logrotate: ", rotated.out, rotated.err);
         REQUIRE(rotated.exit_code == 0);
 
@@ -339,8 +344,9 @@ TEST_SUITE("logs")
         }
         REQUIRE(files.size() == 1);
         files.push_back(log);
-        REQUIRE(wait_until([&] { return line_count(log) > 0 &&
-                                        scan(read_file(log)).numbers.back() == 20000; }, 30s));
+        REQUIRE(wait_until(
+            [&] { return line_count(log) > 0 && scan(read_file(log)).numbers.back() == 20000; },
+            30s));
 
         const std::string text = concatenated(files);
         CHECK(text.find('\0') == std::string::npos);
@@ -362,8 +368,10 @@ TEST_SUITE("logs")
         }
     }
 
-    TEST_CASE("two inherit services writing long lines at once never interleave in the daemon's "
-              "stdout" * doctest::timeout(60))
+    TEST_CASE(
+        "two inherit services writing long lines at once never interleave in the daemon's "
+        "stdout" *
+        doctest::timeout(60))
     {
         Fixture f;
         const std::string service_args = "--count 300 --width 20000";
@@ -372,10 +380,10 @@ TEST_SUITE("logs")
                        writer_command(service_args) +
                        "restart = \"never\"\nstdout = \"inherit\"\n");
         const auto out = f.path("daemon.out");
-        const pid_t daemon = spawn_to_files({procsup_binary().string(), "daemon", "-c",
-                                             f.config_path().string(), "--pidfile",
-                                             f.pidfile_path().string()},
-                                            out, f.path("daemon.err"));
+        const pid_t daemon =
+            spawn_to_files({procsup_binary().string(), "daemon", "-c", f.config_path().string(),
+                            "--pidfile", f.pidfile_path().string()},
+                           out, f.path("daemon.err"));
         const bool done = wait_until([&] { return line_count(out) >= 600; }, 30s);
         const std::string text = read_file(out);
         f.cleanup();
@@ -411,16 +419,13 @@ TEST_SUITE("logs")
         mount.mounted = true;
         write_file(mount.dir / "filler", std::string(160 * 1024, 'f'));
         const auto heartbeat = f.path("hb");
-        f.write_config("[services.tick]\n" +
-                       writer_command("--rate 3000 --heartbeat " + heartbeat.string()) +
-                       "stdout = \"" + (mount.dir / "tick.log").string() +
-                       "\"\nlog_max_size = 0\n");
+        f.write_config(
+            "[services.tick]\n" + writer_command("--rate 3000 --heartbeat " + heartbeat.string()) +
+            "stdout = \"" + (mount.dir / "tick.log").string() + "\"\nlog_max_size = 0\n");
         f.start_daemon();
         const auto pid = f.pid_of("tick");
         const auto beat = [&] { return std::atol(read_file(heartbeat).c_str()); };
-        const auto warnings = [&] {
-            return count_of(read_file(f.log_path()), "cannot write log");
-        };
+        const auto warnings = [&] { return count_of(read_file(f.log_path()), "cannot write log"); };
         REQUIRE(wait_until([&] { return warnings() >= 1; }, 30s));
 
         // Several seconds of output into the full disk: retries, but no second warning.
@@ -432,10 +437,12 @@ TEST_SUITE("logs")
 
         fs::remove(mount.dir / "filler");
         const long at_free = beat();
-        REQUIRE(wait_until([&] {
-            const SeqScan seen = scan(read_file(mount.dir / "tick.log"));
-            return !seen.numbers.empty() && seen.numbers.back() > at_free;
-        }, 30s));
+        REQUIRE(wait_until(
+            [&] {
+                const SeqScan seen = scan(read_file(mount.dir / "tick.log"));
+                return !seen.numbers.empty() && seen.numbers.back() > at_free;
+            },
+            30s));
         const std::string text = read_file(mount.dir / "tick.log");
         CHECK(text.find('\0') == std::string::npos);
         CHECK(scan(text).damaged.empty());
@@ -454,10 +461,10 @@ TEST_SUITE("logs")
         REQUIRE(wait_until([&] { return fs::exists(f.path("tick.log.2")); }));
 
         const auto follow_out = f.path("follow.out");
-        const pid_t follower = spawn_to_files(
-            {procsup_binary().string(), "-s", f.socket_path().string(), "logs", "-f", "-n", "5",
-             "tick"},
-            follow_out, f.path("follow.err"));
+        const pid_t follower =
+            spawn_to_files({procsup_binary().string(), "-s", f.socket_path().string(), "logs", "-f",
+                            "-n", "5", "tick"},
+                           follow_out, f.path("follow.err"));
 
         // More lines than one file holds (16 KB / 48 bytes is 333): -n reads the backup too.
         const CommandResult last = f.cli({"logs", "-n", "500", "tick"});
@@ -490,7 +497,8 @@ TEST_SUITE("logs")
 
         RawClient slow(f.socket_path());
         slow.send(R"({"version":1,"command":"logs","services":["burst"],"lines":0,)"
-                  R"("follow":true})" "\n");
+                  R"("follow":true})"
+                  "\n");
         REQUIRE(slow.read_until("\n", 5s).find(R"("ok":true)") != std::string::npos);
         CHECK(f.cli({"start", "burst"}).exit_code == 0);
         const std::uintmax_t expected = 300000 * (seq_line(1).size() + 1);
@@ -512,9 +520,10 @@ TEST_SUITE("logs")
               doctest::timeout(30))
     {
         Fixture f;
-        f.write_config("[services.crash]\ncommand = [\"sh\", \"-c\", \"echo boom; echo boom >&2; "
-                       "exit 3\"]\nbackoff = \"100ms\"\nbackoff_max = \"100ms\"\n"
-                       "start_retries = 4\n");
+        f.write_config(
+            "[services.crash]\ncommand = [\"sh\", \"-c\", \"echo boom; echo boom >&2; "
+            "exit 3\"]\nbackoff = \"100ms\"\nbackoff_max = \"100ms\"\n"
+            "start_retries = 4\n");
         f.start_daemon();
         REQUIRE(wait_until([&] { return f.state_of("crash") == "fatal"; }));
         const std::string log = read_file(f.log_path());
@@ -522,8 +531,8 @@ TEST_SUITE("logs")
         // Five attempts: one line for each start and one for each exit, no more.
         std::size_t lines = 0;
         for (const std::string& line : split_lines(log)) {
-            lines += line.find("'crash'") != std::string::npos && line.find("debug:") ==
-                     std::string::npos;
+            lines += line.find("'crash'") != std::string::npos &&
+                     line.find("debug:") == std::string::npos;
         }
         CHECK(lines == 10);
         CHECK(log.find("boom") == std::string::npos);
@@ -533,8 +542,9 @@ TEST_SUITE("logs")
               doctest::timeout(30))
     {
         Fixture f;
-        f.write_config("[services.quiet]\ncommand = [\"sh\", \"-c\", \"echo one; echo two >&2; "
-                       "exec sleep 60\"]\nstdout = \"inherit\"\nstderr = \"inherit\"\n");
+        f.write_config(
+            "[services.quiet]\ncommand = [\"sh\", \"-c\", \"echo one; echo two >&2; "
+            "exec sleep 60\"]\nstdout = \"inherit\"\nstderr = \"inherit\"\n");
         f.start_daemon();
         REQUIRE(wait_until([&] { return f.cli({"logs", "--stderr", "quiet"}).out == "two\n"; }));
         CHECK(f.cli({"logs", "quiet"}).out == "one\n");

@@ -3,9 +3,9 @@
 #include <string>
 #include <vector>
 
+#include "os_test_helpers.hpp"
 #include <doctest/doctest.h>
 
-#include "os_test_helpers.hpp"
 #include "procsup/log_stream.hpp"
 #include "procsup/log_tail.hpp"
 
@@ -65,7 +65,8 @@ TEST_SUITE("output_capture")
     {
         std::vector<std::string> chunks;
         for (int i = 0; i < 100; ++i) {
-            chunks.push_back(std::to_string(i) + "\n" + std::string(static_cast<std::size_t>(i), 'x'));
+            chunks.push_back(std::to_string(i) + "\n" +
+                             std::string(static_cast<std::size_t>(i), 'x'));
         }
         for (const std::string& call : assemble(chunks, true)) {
             CHECK(call.back() == '\n');
@@ -81,12 +82,14 @@ TEST_SUITE("output_capture")
     TEST_CASE("an overlong line is cut into marked pieces and its end keeps the newline")
     {
         const std::string line(max_line * 2 + 10, 'z');
-        SUBCASE("in one chunk") {
+        SUBCASE("in one chunk")
+        {
             CHECK(joined(assemble({"before\n" + line + "\nafter\n"})) ==
-                  "before\n" + piece('z', max_line) + piece('z', max_line) +
-                      std::string(10, 'z') + "\nafter\n");
+                  "before\n" + piece('z', max_line) + piece('z', max_line) + std::string(10, 'z') +
+                      "\nafter\n");
         }
-        SUBCASE("in many small chunks") {
+        SUBCASE("in many small chunks")
+        {
             std::vector<std::string> chunks;
             for (std::size_t i = 0; i < line.size(); i += 4096) {
                 chunks.push_back(line.substr(i, 4096));
@@ -126,7 +129,8 @@ TEST_SUITE("output_capture")
         CHECK(recent.back() == "line 499");
         CHECK(sink->last_lines(3) == std::vector<std::string>{"line 497", "line 498", "line 499"});
 
-        sink->write_lines(std::string(200 * 1024, 'b') + "\n" + std::string(200 * 1024, 'c') + "\n");
+        sink->write_lines(std::string(200 * 1024, 'b') + "\n" + std::string(200 * 1024, 'c') +
+                          "\n");
         std::size_t bytes = 0;
         for (const std::string& line : sink->recent_lines()) {
             bytes += line.size();
@@ -191,8 +195,7 @@ TEST_SUITE("log_tail")
         write_file(dir.path() / "f", "a\nb\nc\n");
         std::error_code ec;
         CHECK(read_last_lines(dir.path() / "f", 2, ec) == std::vector<std::string>{"b", "c"});
-        CHECK(read_last_lines(dir.path() / "f", 10, ec) ==
-              std::vector<std::string>{"a", "b", "c"});
+        CHECK(read_last_lines(dir.path() / "f", 10, ec) == std::vector<std::string>{"a", "b", "c"});
         CHECK(read_last_lines(dir.path() / "f", 0, ec).empty());
         CHECK(!ec);
     }
@@ -226,7 +229,10 @@ TEST_SUITE("log_stream")
     {
         CHECK(to_valid_utf8("plain") == "plain");
         CHECK(to_valid_utf8("caf\xC3\xA9 \xE2\x82\xAC") == "caf\xC3\xA9 \xE2\x82\xAC");
-        CHECK(to_valid_utf8("a\xFF" "b") == "a\xEF\xBF\xBD" "b");
+        CHECK(to_valid_utf8("a\xFF"
+                            "b") ==
+              "a\xEF\xBF\xBD"
+              "b");
         CHECK(to_valid_utf8("\xC3") == "\xEF\xBF\xBD");
         CHECK(to_valid_utf8("\xED\xA0\x80") == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
     }
@@ -235,8 +241,8 @@ TEST_SUITE("log_stream")
     {
         LogRequest request;
         std::string error;
-        CHECK(parse_log_request({{"stream", "stderr"}, {"lines", 5}, {"follow", true}},
-                                request, error));
+        CHECK(parse_log_request({{"stream", "stderr"}, {"lines", 5}, {"follow", true}}, request,
+                                error));
         CHECK(request.stderr_stream);
         CHECK(request.lines == 5);
         CHECK(request.follow);
