@@ -18,6 +18,7 @@
 #include "procsup/config.hpp"
 #include "procsup/control_client.hpp"
 #include "procsup/daemon.hpp"
+#include "procsup/logs_command.hpp"
 #include "procsup/protocol.hpp"
 #include "procsup/render.hpp"
 #include "procsup/run_command.hpp"
@@ -437,6 +438,12 @@ int run_cli(int argc, char** argv)
         ->required();
     signal->add_option("names", names, "services");
     signal->add_flag("--all", all, "every service");
+    LogsOptions logs_options;
+    auto* logs = app.add_subcommand("logs", "print a service's captured output");
+    logs->add_option("name", logs_options.service, "service")->required();
+    logs->add_flag("-f,--follow", logs_options.follow, "keep printing new lines until ^C");
+    logs->add_option("-n,--lines", logs_options.lines, "how many of the last lines (default 10)");
+    logs->add_flag("--stderr", logs_options.stderr_stream, "the stderr stream, not stdout");
     app.add_subcommand("reopen-logs", "reopen every log file (as SIGHUP to the daemon)");
     bool dry_run = false;
     auto* update = app.add_subcommand("update", "re-read the config and apply the difference");
@@ -519,6 +526,10 @@ int run_cli(int argc, char** argv)
     }
     if (signal->parsed()) {
         return cmd_action(global, "signal", names, all, false, signal_text);
+    }
+    if (logs->parsed()) {
+        logs_options.json = global.json;
+        return run_logs_command(resolve_socket(global), logs_options);
     }
     if (app.got_subcommand("reopen-logs")) {
         return cmd_simple(global, "reopen-logs", "reopened log files");

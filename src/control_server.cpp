@@ -13,6 +13,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "procsup/log_stream.hpp"
+#include "procsup/output_capture.hpp"
 #include "procsup/protocol.hpp"
 #include "procsup/supervisor.hpp"
 #include "procsup/units.hpp"
@@ -28,7 +30,8 @@ constexpr auto request_timeout = std::chrono::seconds(30);
 constexpr std::size_t max_connections = 128;
 
 const std::set<std::string_view> known_fields{"version", "command", "services", "all",
-                                              "wait",    "signal",  "dry_run"};
+                                              "wait",    "signal",  "dry_run",  "stream",
+                                              "lines",   "follow"};
 
 bool user_in_group(uid_t uid, gid_t primary, gid_t wanted)
 {
@@ -86,6 +89,7 @@ struct ControlServer::Connection : std::enable_shared_from_this<Connection> {
     void handle(const json::object& request);
     void handle_action(const json::object& request, Action action);
     void handle_signal(const json::object& request, bool reload);
+    void handle_logs(const json::object& request);
     std::optional<std::vector<std::string>> service_names(const json::object& request,
                                                           bool empty_means_all);
     void reply(json::object response, bool then_close = false);
@@ -194,6 +198,8 @@ void ControlServer::Connection::handle(const json::object& request)
         handle_signal(request, true);
     } else if (command == "signal") {
         handle_signal(request, false);
+    } else if (command == "logs") {
+        handle_logs(request);
     } else if (command == "reopen-logs") {
         server_.controls_.reopen_logs();
         reply(protocol::make_ok());
@@ -336,6 +342,32 @@ void ControlServer::Connection::handle_signal(const json::object& request, bool 
     r["ok"] = all_ok;
     r["results"] = std::move(items);
     reply(std::move(r));
+}
+
+void ControlServer::Connection::handle_logs(const json::object& request)
+{
+    LogRequest parsed;
+    std::string error;
+    if (!parse_log_request(request, parsed, error)) {
+        reply(protocol::make_error(protocol::error_bad_request, error));
+        return;
+    }
+    const auto names = service_names(request, false);
+    if (!names) {
+        return;
+    }
+    if (names->size() != 1) {
+        reply(protocol::make_error(protocol::error_bad_request, "name exactly one service"));
+        return;
+    }
+    const auto sink = server_.supervisor_.find(names->front())->output_sink(parsed.stderr_stream);
+    json::object first = make_log_reply(*sink, parsed);
+    if (!parsed.follow) {
+        reply(std::move(first));
+        return;
+    }
+    // The connection becomes a stream: no more requests, and no read timeout.
+    start_log_follower(socket_, shared_from_this(), *sink, std::move(first));
 }
 
 void ControlServer::Connection::reply(json::object response, bool then_close)

@@ -2,16 +2,24 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include <spdlog/spdlog.h>
+
+#include "procsup/log_tail.hpp"
 
 namespace procsup {
 
 namespace {
 
-constexpr std::size_t read_chunk = 64 * 1024;
+// One read never holds more than a line limit's worth, so a line inside one read needs no
+// cutting and the reader can hand the whole read to the sink at once.
+constexpr std::size_t read_chunk = LineAssembler::max_line_bytes;
+
+// The ring behind `procsup logs` for services without a file: a quick look, not an archive.
 constexpr std::size_t recent_line_count = 200;
+constexpr std::size_t recent_byte_budget = 256 * 1024;
 
 void write_all(int fd, std::string_view data)
 {
@@ -28,6 +36,76 @@ void write_all(int fd, std::string_view data)
 }
 
 }  // namespace
+
+void LineAssembler::feed(std::string_view chunk, const Emit& emit)
+{
+    if (!pending_.empty()) {
+        const std::size_t newline = chunk.find('\n');
+        const std::size_t take = newline == chunk.npos ? chunk.size() : newline + 1;
+        pending_.append(chunk.substr(0, take));
+        chunk.remove_prefix(take);
+        cut_overlong(emit);
+        if (newline == std::string_view::npos) {
+            return;
+        }
+        emit(pending_);
+        pending_.clear();
+    }
+
+    // Hand over runs of normal lines in one call (one write(2) to a file); only an overlong
+    // line interrupts a run.
+    std::size_t run_start = 0;
+    std::size_t pos = 0;
+    for (std::size_t newline; (newline = chunk.find('\n', pos)) != chunk.npos; pos = newline + 1) {
+        if (newline - pos <= max_line_bytes) {
+            continue;
+        }
+        if (pos > run_start) {
+            emit(chunk.substr(run_start, pos - run_start));
+        }
+        pending_.assign(chunk.substr(pos, newline + 1 - pos));
+        cut_overlong(emit);
+        emit(pending_);
+        pending_.clear();
+        run_start = newline + 1;
+    }
+    if (pos > run_start) {
+        emit(chunk.substr(run_start, pos - run_start));
+    }
+    pending_.assign(chunk.substr(pos));
+    cut_overlong(emit);
+}
+
+void LineAssembler::finish(const Emit& emit)
+{
+    if (!pending_.empty()) {
+        pending_.push_back('\n');
+        emit(pending_);
+        pending_.clear();
+    }
+}
+
+// Emits marked pieces while the text in pending_ (without a final newline) is too long.
+void LineAssembler::cut_overlong(const Emit& emit)
+{
+    const auto text_size = [this] {
+        return pending_.size() - (!pending_.empty() && pending_.back() == '\n' ? 1 : 0);
+    };
+    if (text_size() <= max_line_bytes) {
+        return;
+    }
+    std::string piece;
+    piece.reserve(max_line_bytes + continuation_marker.size() + 1);
+    std::size_t begin = 0;
+    while (text_size() - begin > max_line_bytes) {
+        piece.assign(pending_, begin, max_line_bytes);
+        piece.append(continuation_marker);
+        piece.push_back('\n');
+        emit(piece);
+        begin += max_line_bytes;
+    }
+    pending_.erase(0, begin);
+}
 
 std::shared_ptr<OutputSink> OutputSink::to_file(const std::filesystem::path& path,
                                                 std::uint64_t max_size, int backups,
@@ -55,6 +133,7 @@ std::shared_ptr<OutputSink> OutputSink::to_nothing(std::string service_name)
 void OutputSink::write_lines(std::string_view lines)
 {
     remember(lines);
+    notify(lines);
     if (file_) {
         file_->write(lines);
         report_file_failure();
@@ -63,6 +142,8 @@ void OutputSink::write_lines(std::string_view lines)
     if (inherited_fd_ < 0) {
         return;
     }
+    // One write(2) per line, prefix included: the daemon's stdout is shared by every
+    // inherit service, and a collector reading it must never see half a line.
     std::string line;
     while (!lines.empty()) {
         const std::size_t end = lines.find('\n');
@@ -88,36 +169,118 @@ void OutputSink::set_limits(std::uint64_t max_size, int backups)
     }
 }
 
+void OutputSink::set_prefix(std::string prefix)
+{
+    if (inherited_fd_ >= 0) {
+        prefix_ = std::move(prefix);
+    }
+}
+
+std::shared_ptr<OutputSink::Listener> OutputSink::subscribe(Listener listener)
+{
+    auto handle = std::make_shared<Listener>(std::move(listener));
+    std::erase_if(listeners_, [](const auto& weak) { return weak.expired(); });
+    listeners_.push_back(handle);
+    return handle;
+}
+
+void OutputSink::adopt_listeners(OutputSink& old)
+{
+    for (auto& weak : old.listeners_) {
+        if (!weak.expired()) {
+            listeners_.push_back(std::move(weak));
+        }
+    }
+    old.listeners_.clear();
+}
+
+std::vector<std::string> OutputSink::last_lines(std::size_t count) const
+{
+    if (file_) {
+        std::error_code ec;
+        std::vector<std::string> lines = read_last_lines(file_->path(), count, ec);
+        if (!ec) {
+            // Just after a rotation the current file is short: the rest is in the backups.
+            for (int index = 1; lines.size() < count && index <= file_->backups(); ++index) {
+                const std::string backup = file_->path().string() + "." + std::to_string(index);
+                auto older = read_last_lines(backup, count - lines.size(), ec);
+                if (ec) {
+                    break;
+                }
+                lines.insert(lines.begin(), std::make_move_iterator(older.begin()),
+                             std::make_move_iterator(older.end()));
+            }
+            return lines;
+        }
+    }
+    const std::size_t take = std::min(count, recent_.size());
+    return {recent_.end() - static_cast<std::ptrdiff_t>(take), recent_.end()};
+}
+
 void OutputSink::remember(std::string_view lines)
 {
-    // Only the tail of a large chunk is kept: the ring is for a quick look, not an archive.
+    // Only the tail of a large chunk is kept.
     std::size_t begin = lines.size();
+    std::size_t bytes = 0;
     for (std::size_t count = 0; begin > 0 && count < recent_line_count; ++count) {
         const std::size_t previous = begin >= 2 ? lines.rfind('\n', begin - 2) : lines.npos;
-        begin = previous == lines.npos ? 0 : previous + 1;
+        const std::size_t start = previous == lines.npos ? 0 : previous + 1;
+        if (count > 0 && bytes + (begin - start) > recent_byte_budget) {
+            break;
+        }
+        bytes += begin - start;
+        begin = start;
     }
     while (begin < lines.size()) {
         const std::size_t end = lines.find('\n', begin);
         recent_.emplace_back(lines.substr(begin, end - begin));
+        recent_bytes_ += end - begin;
         begin = end + 1;
     }
-    while (recent_.size() > recent_line_count) {
+    while (recent_.size() > recent_line_count ||
+           (recent_.size() > 1 && recent_bytes_ > recent_byte_budget)) {
+        recent_bytes_ -= recent_.front().size();
         recent_.pop_front();
+    }
+}
+
+void OutputSink::notify(std::string_view lines)
+{
+    bool expired = false;
+    for (const auto& weak : listeners_) {
+        if (const auto listener = weak.lock()) {
+            (*listener)(lines);
+        } else {
+            expired = true;
+        }
+    }
+    if (expired) {
+        std::erase_if(listeners_, [](const auto& weak) { return weak.expired(); });
     }
 }
 
 void OutputSink::report_file_failure()
 {
-    if (file_ && file_->take_new_failure()) {
-        spdlog::warn("service '{}': cannot write log '{}': {}; dropping output until it works "
-                     "again (retrying every second and on reopen-logs)",
-                     service_name_, file_->path().string(), file_->last_error().message());
+    if (!file_) {
+        return;
+    }
+    if (file_->take_new_failure()) {
+        spdlog::warn(
+            "service '{}': cannot write log '{}': {}; dropping output until it works "
+            "again (retrying every second and on reopen-logs)",
+            service_name_, file_->path().string(), file_->last_error().message());
+    }
+    if (file_->take_recovery()) {
+        spdlog::info("service '{}': writing log '{}' again", service_name_, file_->path().string());
     }
 }
 
 OutputReader::OutputReader(boost::asio::io_context& io, int read_fd,
                            std::shared_ptr<OutputSink> sink)
-    : pipe_(io, read_fd), sink_(std::move(sink)), buffer_(new char[read_chunk])
+    : pipe_(io, read_fd),
+      sink_(std::move(sink)),
+      emit_([sink = sink_.get()](std::string_view lines) { sink->write_lines(lines); }),
+      buffer_(new char[read_chunk])
 {
 }
 
@@ -129,10 +292,9 @@ void OutputReader::start()
 void OutputReader::read_more()
 {
     pipe_.async_read_some(boost::asio::buffer(buffer_.get(), read_chunk),
-                          [self = shared_from_this()](boost::system::error_code ec,
-                                                      std::size_t n) {
+                          [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
                               if (ec) {
-                                  self->flush_partial();
+                                  self->lines_.finish(self->emit_);
                                   return;  // EOF: every writer of the pipe has gone.
                               }
                               self->on_read(n);
@@ -142,33 +304,7 @@ void OutputReader::read_more()
 
 void OutputReader::on_read(std::size_t n)
 {
-    std::string_view chunk(buffer_.get(), n);
-    const std::size_t last_newline = chunk.rfind('\n');
-    if (last_newline == std::string_view::npos) {
-        pending_.append(chunk);
-    } else if (pending_.empty()) {
-        sink_->write_lines(chunk.substr(0, last_newline + 1));
-        pending_.assign(chunk.substr(last_newline + 1));
-    } else {
-        pending_.append(chunk.substr(0, last_newline + 1));
-        sink_->write_lines(pending_);
-        pending_.assign(chunk.substr(last_newline + 1));
-    }
-    while (pending_.size() >= max_line_bytes) {
-        std::string piece = pending_.substr(0, max_line_bytes);
-        piece.push_back('\n');
-        sink_->write_lines(piece);
-        pending_.erase(0, max_line_bytes);
-    }
-}
-
-void OutputReader::flush_partial()
-{
-    if (!pending_.empty()) {
-        pending_.push_back('\n');
-        sink_->write_lines(pending_);
-        pending_.clear();
-    }
+    lines_.feed(std::string_view(buffer_.get(), n), emit_);
 }
 
 }  // namespace procsup

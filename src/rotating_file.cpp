@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <string>
 #include <utility>
@@ -83,7 +84,10 @@ std::error_code RotatingFile::write(std::string_view data)
         mark_failed(ec);
         return ec;
     }
-    failure_reported_ = false;
+    if (failure_reported_) {
+        failure_reported_ = false;
+        new_recovery_ = true;
+    }
     last_error_.clear();
     return {};
 }
@@ -116,6 +120,11 @@ void RotatingFile::set_limits(std::uint64_t max_size, int backups)
 bool RotatingFile::take_new_failure()
 {
     return std::exchange(new_failure_, false);
+}
+
+bool RotatingFile::take_recovery()
+{
+    return std::exchange(new_recovery_, false);
 }
 
 std::error_code RotatingFile::open()
@@ -189,13 +198,16 @@ std::error_code RotatingFile::shift_backups()
 
 std::error_code RotatingFile::write_all(std::string_view data)
 {
+    const std::string_view all = data;
     while (!data.empty()) {
         ssize_t n = ::write(fd_, data.data(), data.size());
         if (n < 0 && errno == EINTR) {
             continue;
         }
         if (n < 0) {
-            return errno_code();
+            const auto ec = errno_code();
+            drop_partial_line(all.substr(0, all.size() - data.size()));
+            return ec;
         }
         data.remove_prefix(static_cast<std::size_t>(n));
         size_ += static_cast<std::uint64_t>(n);
@@ -207,6 +219,22 @@ std::error_code RotatingFile::write_all(std::string_view data)
         size_ = static_cast<std::uint64_t>(end);
     }
     return {};
+}
+
+// A write that failed half-way (ENOSPC) left the start of a line at the end of the file;
+// cut it off, so the file holds only whole lines and the next line does not glue onto it.
+void RotatingFile::drop_partial_line(std::string_view written)
+{
+    const std::size_t last_newline = written.rfind('\n');
+    const std::size_t partial =
+        written.size() - (last_newline == std::string_view::npos ? 0 : last_newline + 1);
+    const off_t end = ::lseek(fd_, 0, SEEK_CUR);
+    if (partial == 0 || end < static_cast<off_t>(partial)) {
+        return;
+    }
+    if (::ftruncate(fd_, end - static_cast<off_t>(partial)) == 0) {
+        size_ -= std::min<std::uint64_t>(size_, partial);
+    }
 }
 
 }  // namespace procsup

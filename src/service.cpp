@@ -74,6 +74,11 @@ std::string_view policy_name(RestartPolicy policy)
     return "on-failure";
 }
 
+std::string inherit_prefix(const std::string& name, std::size_t width)
+{
+    return fmt::format("{:<{}} | ", name, width);
+}
+
 bool needs_pipe(const OutputTarget& target)
 {
     return target.kind == OutputTarget::Kind::file || target.kind == OutputTarget::Kind::inherit;
@@ -112,7 +117,7 @@ std::shared_ptr<OutputSink> Service::make_sink(const OutputTarget& target, const
     }
     case OutputTarget::Kind::inherit: {
         const int fd = std::string_view(stream) == "stderr" ? STDERR_FILENO : STDOUT_FILENO;
-        return OutputSink::to_inherited_fd(fd, config_.name + " | ");
+        return OutputSink::to_inherited_fd(fd, inherit_prefix(config_.name, name_width_));
     }
     case OutputTarget::Kind::null:
     case OutputTarget::Kind::merge_into_stdout:
@@ -672,6 +677,19 @@ void Service::reopen_logs()
     stderr_sink_->reopen();
 }
 
+void Service::set_name_width(std::size_t width)
+{
+    name_width_ = width;
+    stdout_sink_->set_prefix(inherit_prefix(config_.name, width));
+    stderr_sink_->set_prefix(inherit_prefix(config_.name, width));
+}
+
+std::shared_ptr<OutputSink> Service::output_sink(bool stderr_stream) const
+{
+    const bool merged = config_.stderr_target.kind == OutputTarget::Kind::merge_into_stdout;
+    return stderr_stream && !merged ? stderr_sink_ : stdout_sink_;
+}
+
 bool Service::needs_restart_for(const ServiceConfig& config) const
 {
     ServiceConfig live = config;
@@ -698,8 +716,11 @@ void Service::update_config(ServiceConfig config)
     config_ = std::move(config);
     lifecycle_.set_policy(LifecyclePolicy::from(config_));
     if (outputs_changed) {
-        stdout_sink_ = make_sink(config_.stdout_target, "stdout");
-        stderr_sink_ = make_sink(config_.stderr_target, "stderr");
+        auto old_stdout = std::exchange(stdout_sink_, make_sink(config_.stdout_target, "stdout"));
+        auto old_stderr = std::exchange(stderr_sink_, make_sink(config_.stderr_target, "stderr"));
+        // `procsup logs -f` keeps following the service, wherever its output goes now.
+        stdout_sink_->adopt_listeners(*old_stdout);
+        stderr_sink_->adopt_listeners(*old_stderr);
     } else {
         stdout_sink_->set_limits(config_.log_max_size, config_.log_backups);
         stderr_sink_->set_limits(config_.log_max_size, config_.log_backups);

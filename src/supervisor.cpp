@@ -51,6 +51,14 @@ Supervisor::Supervisor(boost::asio::io_context& io, Config config)
     for (const ServiceConfig& sc : config_.services) {
         services_.push_back(make_service(sc));
     }
+    // "inherit" lines line up like docker compose's: every prefix as wide as the longest name.
+    std::size_t name_width = 0;
+    for (const auto& s : services_) {
+        name_width = std::max(name_width, s->name().size());
+    }
+    for (const auto& s : services_) {
+        s->set_name_width(name_width);
+    }
 }
 
 std::shared_ptr<Service> Supervisor::make_service(const ServiceConfig& config)

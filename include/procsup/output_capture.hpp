@@ -4,24 +4,51 @@
 // sink for longer than its pipe takes to fill.
 #pragma once
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
-
 #include <cstdint>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 
 #include "procsup/rotating_file.hpp"
 
 namespace procsup {
 
+// Cuts a byte stream into whole lines. A line whose text (without its newline) is longer than
+// max_line_bytes is cut into pieces of max_line_bytes; every piece but the last ends with
+// continuation_marker and a newline, so no piece is ever mistaken for a complete line. Pure:
+// no I/O, so the rules are unit-tested.
+class LineAssembler {
+public:
+    static constexpr std::size_t max_line_bytes = 64 * 1024;
+    static constexpr std::string_view continuation_marker = " [procsup: line continues]";
+
+    // Receives one or more whole lines, each ending in a newline.
+    using Emit = std::function<void(std::string_view lines)>;
+
+    void feed(std::string_view chunk, const Emit& emit);
+    // End of the stream: a last line without a newline gets one.
+    void finish(const Emit& emit);
+
+private:
+    void cut_overlong(const Emit& emit);
+
+    std::string pending_;  // bytes after the last newline, at most max_line_bytes
+};
+
 // Where the lines of one stream of one service end up. Outlives the readers of several
 // runs of the service, so output of leftover grandchildren still lands in the same place.
 class OutputSink {
 public:
+    // Called with every chunk of whole lines the sink is given (`procsup logs -f`).
+    using Listener = std::function<void(std::string_view lines)>;
+
     static std::shared_ptr<OutputSink> to_file(const std::filesystem::path& path,
                                                std::uint64_t max_size, int backups,
                                                std::string service_name);
@@ -33,6 +60,18 @@ public:
     void write_lines(std::string_view lines);
     void reopen();
     void set_limits(std::uint64_t max_size, int backups);
+    // Only for inherit sinks: the text before each line ("web    | ").
+    void set_prefix(std::string prefix);
+
+    // The listener is called until the returned handle is destroyed. It must not add or
+    // remove listeners of this sink while it runs.
+    std::shared_ptr<Listener> subscribe(Listener listener);
+    // Takes over the listeners of `old` when a config update replaces the sink.
+    void adopt_listeners(OutputSink& old);
+
+    // The last `count` lines: from the log file and as many of its backups as needed for a
+    // file sink, from the in-memory ring otherwise (or when the file cannot be read).
+    std::vector<std::string> last_lines(std::size_t count) const;
 
     // The last lines written, for `procsup logs` when the file is gone or never existed.
     const std::deque<std::string>& recent_lines() const { return recent_; }
@@ -41,6 +80,7 @@ public:
 private:
     explicit OutputSink(std::string service_name) : service_name_(std::move(service_name)) {}
     void remember(std::string_view lines);
+    void notify(std::string_view lines);
     void report_file_failure();
 
     std::string service_name_;
@@ -48,6 +88,8 @@ private:
     int inherited_fd_ = -1;
     std::string prefix_;
     std::deque<std::string> recent_;
+    std::size_t recent_bytes_ = 0;
+    std::vector<std::weak_ptr<Listener>> listeners_;
 };
 
 // Reads one pipe until end of file and hands whole lines to a sink. Owns the read end.
@@ -56,17 +98,14 @@ public:
     OutputReader(boost::asio::io_context& io, int read_fd, std::shared_ptr<OutputSink> sink);
     void start();
 
-    // A line longer than this is cut into pieces, each ending in a newline.
-    static constexpr std::size_t max_line_bytes = 64 * 1024;
-
 private:
     void read_more();
     void on_read(std::size_t n);
-    void flush_partial();
 
     boost::asio::posix::stream_descriptor pipe_;
     std::shared_ptr<OutputSink> sink_;
-    std::string pending_;  // bytes after the last newline
+    LineAssembler lines_;
+    LineAssembler::Emit emit_;
     std::unique_ptr<char[]> buffer_;
 };
 

@@ -36,10 +36,13 @@ public:
 
     const std::filesystem::path& path() const { return path_; }
     std::uint64_t size() const { return size_; }
+    int backups() const { return backups_; }
     void set_limits(std::uint64_t max_size, int backups);
 
     // True once after the file went from working to failing: the caller logs it then.
     bool take_new_failure();
+    // True once after a write succeeded again following a reported failure.
+    bool take_recovery();
     const std::error_code& last_error() const { return last_error_; }
 
 private:
@@ -50,6 +53,7 @@ private:
     bool would_pass_max_size(std::uint64_t extra) const;
     std::error_code shift_backups();
     std::error_code write_all(std::string_view data);
+    void drop_partial_line(std::string_view written);
 
     std::filesystem::path path_;
     std::uint64_t max_size_;
@@ -59,6 +63,7 @@ private:
     std::error_code last_error_;
     bool failure_reported_ = false;
     bool new_failure_ = false;
+    bool new_recovery_ = false;
     std::chrono::steady_clock::time_point next_retry_{};
     std::chrono::steady_clock::time_point next_file_check_{};
 };

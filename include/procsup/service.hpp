@@ -49,6 +49,11 @@ public:
     // ESRCH when no process of the service runs.
     std::error_code send_signal(int signo);
     void reopen_logs();
+    // Pads the name in the prefix of "inherit" lines to `width` ("web    | "), as the longest
+    // service name needs.
+    void set_name_width(std::size_t width);
+    // Where the stream's lines go (stdout's sink for stderr merged into stdout).
+    std::shared_ptr<OutputSink> output_sink(bool stderr_stream) const;
 
     // Reaper dispatch: returns true when `pid` was this service's main process.
     bool handle_exit(pid_t pid, int wait_status);
@@ -136,6 +141,7 @@ private:
 
     std::shared_ptr<OutputSink> stdout_sink_;
     std::shared_ptr<OutputSink> stderr_sink_;
+    std::size_t name_width_ = 0;
 
     boost::asio::steady_timer start_timer_;
     boost::asio::steady_timer backoff_timer_;

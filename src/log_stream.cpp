@@ -1,0 +1,244 @@
+#include "procsup/log_stream.hpp"
+
+#include <algorithm>
+#include <vector>
+
+#include <boost/asio/write.hpp>
+#include <fmt/format.h>
+
+#include "procsup/output_capture.hpp"
+#include "procsup/protocol.hpp"
+
+namespace procsup {
+
+namespace json = boost::json;
+using boost::asio::local::stream_protocol;
+
+namespace {
+
+// Length of the valid UTF-8 sequence starting at text[0], or 0 when there is none.
+std::size_t utf8_sequence_length(std::string_view text)
+{
+    const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+    const unsigned char lead = byte(0);
+    if (lead < 0x80) {
+        return 1;
+    }
+    std::size_t length = 0;
+    unsigned char low = 0x80;
+    unsigned char high = 0xBF;
+    if (lead >= 0xC2 && lead <= 0xDF) {
+        length = 2;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+        length = 3;
+        low = lead == 0xE0 ? 0xA0 : 0x80;   // no overlong forms
+        high = lead == 0xED ? 0x9F : 0xBF;  // no UTF-16 surrogates
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+        length = 4;
+        low = lead == 0xF0 ? 0x90 : 0x80;
+        high = lead == 0xF4 ? 0x8F : 0xBF;  // nothing above U+10FFFF
+    } else {
+        return 0;
+    }
+    if (text.size() < length || byte(1) < low || byte(1) > high) {
+        return 0;
+    }
+    for (std::size_t i = 2; i < length; ++i) {
+        if (byte(i) < 0x80 || byte(i) > 0xBF) {
+            return 0;
+        }
+    }
+    return length;
+}
+
+std::string dropped_marker(std::size_t count)
+{
+    return fmt::format("[procsup: {} line{} dropped here: this reader was too slow]", count,
+                       count == 1 ? "" : "s");
+}
+
+class LogFollower : public std::enable_shared_from_this<LogFollower> {
+public:
+    LogFollower(stream_protocol::socket& socket, std::shared_ptr<void> keep_alive)
+        : socket_(socket), keep_alive_(std::move(keep_alive))
+    {
+    }
+
+    void start(OutputSink& sink, json::object first_reply)
+    {
+        subscription_ = sink.subscribe([weak = weak_from_this()](std::string_view lines) {
+            if (auto self = weak.lock()) {
+                self->on_lines(lines);
+            }
+        });
+        send(json::serialize(first_reply));
+        watch_for_hangup();
+    }
+
+private:
+    void on_lines(std::string_view lines)
+    {
+        while (!lines.empty()) {
+            const std::size_t end = lines.find('\n');
+            const std::string_view line = lines.substr(0, end);
+            lines.remove_prefix(end + 1);
+            if (dropped_ > 0 || queued_bytes_ + line.size() > max_follower_queue_bytes) {
+                ++dropped_;  // Once dropping, drop until the queue is sent: no holes later.
+                continue;
+            }
+            queued_.emplace_back(line);
+            queued_bytes_ += line.size();
+        }
+        flush();
+    }
+
+    void flush()
+    {
+        if (writing_ || ended_ || (queued_.empty() && dropped_ == 0)) {
+            return;
+        }
+        json::array lines;
+        lines.reserve(queued_.size() + 1);
+        for (const std::string& line : queued_) {
+            lines.emplace_back(to_valid_utf8(line));
+        }
+        if (dropped_ > 0) {
+            lines.emplace_back(dropped_marker(dropped_));
+        }
+        queued_.clear();
+        queued_bytes_ = 0;
+        dropped_ = 0;
+        json::object message = protocol::make_ok();
+        message["lines"] = std::move(lines);
+        send(json::serialize(message));
+    }
+
+    void send(std::string text)
+    {
+        out_ = std::move(text);
+        out_.push_back('\n');
+        writing_ = true;
+        boost::asio::async_write(
+            socket_, boost::asio::buffer(out_),
+            [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                self->writing_ = false;
+                if (ec) {
+                    self->end();
+                    return;
+                }
+                self->flush();
+            });
+    }
+
+    // The client sends nothing more; a completed read means it hung up (or misbehaves).
+    void watch_for_hangup()
+    {
+        socket_.async_read_some(
+            boost::asio::buffer(discard_),
+            [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                if (ec) {
+                    self->end();
+                    return;
+                }
+                self->watch_for_hangup();
+            });
+    }
+
+    void end()
+    {
+        if (ended_) {
+            return;
+        }
+        ended_ = true;
+        subscription_.reset();
+        queued_.clear();
+        boost::system::error_code ignored;
+        socket_.shutdown(stream_protocol::socket::shutdown_both, ignored);
+        socket_.close(ignored);
+    }
+
+    stream_protocol::socket& socket_;
+    std::shared_ptr<void> keep_alive_;  // owns socket_
+    std::shared_ptr<OutputSink::Listener> subscription_;
+    std::vector<std::string> queued_;  // lines waiting for the write in flight
+    std::size_t queued_bytes_ = 0;
+    std::size_t dropped_ = 0;
+    std::string out_;
+    bool writing_ = false;
+    bool ended_ = false;
+    char discard_[512];
+};
+
+}  // namespace
+
+bool parse_log_request(const json::object& request, LogRequest& out, std::string& error)
+{
+    if (const json::value* stream = request.if_contains("stream")) {
+        if (!stream->is_string() ||
+            (stream->as_string() != "stdout" && stream->as_string() != "stderr")) {
+            error = "field 'stream' must be \"stdout\" or \"stderr\"";
+            return false;
+        }
+        out.stderr_stream = stream->as_string() == "stderr";
+    }
+    if (const json::value* lines = request.if_contains("lines")) {
+        if (!lines->is_int64() || lines->as_int64() < 0) {
+            error = "field 'lines' must be a number of lines, 0 or more";
+            return false;
+        }
+        out.lines = std::min(static_cast<std::size_t>(lines->as_int64()), max_log_request_lines);
+    }
+    if (const json::value* follow = request.if_contains("follow")) {
+        if (!follow->is_bool()) {
+            error = "field 'follow' must be true or false";
+            return false;
+        }
+        out.follow = follow->as_bool();
+    }
+    return true;
+}
+
+json::object make_log_reply(const OutputSink& sink, const LogRequest& request)
+{
+    json::array lines;
+    for (const std::string& line : sink.last_lines(request.lines)) {
+        lines.emplace_back(to_valid_utf8(line));
+    }
+    json::object reply = protocol::make_ok();
+    reply["lines"] = std::move(lines);
+    return reply;
+}
+
+void start_log_follower(stream_protocol::socket& socket, std::shared_ptr<void> keep_alive,
+                        OutputSink& sink, json::object first_reply)
+{
+    std::make_shared<LogFollower>(socket, std::move(keep_alive))
+        ->start(sink, std::move(first_reply));
+}
+
+std::string to_valid_utf8(std::string_view text)
+{
+    std::string result;
+    result.reserve(text.size());
+    while (!text.empty()) {
+        const auto ascii_end = std::find_if(
+            text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+        const auto ascii = static_cast<std::size_t>(ascii_end - text.begin());
+        result.append(text.substr(0, ascii));
+        text.remove_prefix(ascii);
+        if (text.empty()) {
+            break;
+        }
+        const std::size_t length = utf8_sequence_length(text);
+        if (length == 0) {
+            result.append("\xEF\xBF\xBD");
+            text.remove_prefix(1);
+            continue;
+        }
+        result.append(text.substr(0, length));
+        text.remove_prefix(length);
+    }
+    return result;
+}
+
+}  // namespace procsup
