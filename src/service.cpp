@@ -447,19 +447,19 @@ void Service::on_spawn_failed(const std::string& reason)
     message_ = reason;
     last_exit_.reset();
     dispatch({LifecycleEvent::spawn_failed});
-    report_outcome(fmt::format("failed to start: {}", reason), reason);
+    report_outcome(fmt::format("failed to start: {}", reason), reason, lifecycle_);
 }
 
-void Service::report_outcome(const std::string& what, const std::string& cause)
+void Service::report_outcome(const std::string& what, const std::string& cause,
+                             const Lifecycle& outcome)
 {
-    switch (lifecycle_.state()) {
+    switch (outcome.state()) {
     case ServiceState::backoff: {
-        const int attempt = lifecycle_.failed_starts() + 1;
-        const std::string of = lifecycle_.policy().start_retries
-                                   ? fmt::format(" of {}", *lifecycle_.policy().start_retries + 1)
+        const int attempt = outcome.failed_starts() + 1;
+        const std::string of = outcome.policy().start_retries
+                                   ? fmt::format(" of {}", *outcome.policy().start_retries + 1)
                                    : std::string();
-        const std::string delay =
-            format_duration(lifecycle_.backoff_delay(lifecycle_.failed_starts()));
+        const std::string delay = format_duration(outcome.backoff_delay(outcome.failed_starts()));
         message_ = fmt::format("{}; retrying in {} (attempt {}{})", cause, delay, attempt, of);
         spdlog::warn("service '{}' {}; retrying in {} (attempt {}{})", config_.name, what, delay,
                      attempt, of);
@@ -518,8 +518,11 @@ void Service::on_main_exited(int wait_status)
     }
     const std::string what = describe_exit(uptime);
     message_ = what;
+    // Said before it happens, so the log reads in order: the exit, then the new start.
+    Lifecycle outcome = lifecycle_;
+    outcome.handle(input);
+    report_outcome(what, what, outcome);
     dispatch(input);
-    report_outcome(what, what);
     if (leftovers) {
         start_draining();
     }

@@ -96,7 +96,8 @@ private:
     void on_spawn_failed(const std::string& reason);
     void on_main_exited(int wait_status);
     std::string describe_exit(Duration uptime) const;
-    void report_outcome(const std::string& what, const std::string& cause);
+    void report_outcome(const std::string& what, const std::string& cause,
+                        const Lifecycle& outcome);
     void start_draining();
     void poll_drain();
     void on_drained();

@@ -53,6 +53,13 @@ start_seconds = "200ms"
         const auto s = f.status_of("app");
         CHECK(s.at("restarts").as_int64() == 1);
         CHECK(s.at("last_exit").at("signal").as_string() == "SIGKILL");
+        // The log tells the story in order: the exit and the decision, then the new start.
+        const std::string log = read_file(f.log_path());
+        const auto exit_line = log.find("was killed by SIGKILL");
+        const auto second_start = log.find("started (pid", log.find("started (pid") + 1);
+        CHECK(exit_line != std::string::npos);
+        CHECK(log.find("restarting now", exit_line) != std::string::npos);
+        CHECK(exit_line < second_start);
     }
 
     TEST_CASE("a crash loop ends in fatal after start_retries" * doctest::timeout(60))
