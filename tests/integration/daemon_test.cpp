@@ -56,7 +56,8 @@ start_seconds = "200ms"
         // The log tells the story in order: the exit and the decision, then the new start.
         const std::string log = read_file(f.log_path());
         const auto exit_line = log.find("was killed by SIGKILL");
-        const auto second_start = log.find("started (pid", log.find("started (pid") + 1);
+        const std::string started = "service 'app' started (pid";
+        const auto second_start = log.find(started, log.find(started) + 1);
         CHECK(exit_line != std::string::npos);
         CHECK(log.find("restarting now", exit_line) != std::string::npos);
         CHECK(exit_line < second_start);
