@@ -726,6 +726,7 @@ void ConfigLoader::read_output_keys(const TableReader& t, LoadedService& service
     config.stdout_target =
         OutputTarget{OutputTarget::Kind::file, config_.supervisor.log_dir / (config.name + ".log")};
     assign(config.stdout_target, read_output(t, "stdout", false));
+    config.stdout_is_default = !t.has("stdout");
     assign(config.stderr_target, read_output(t, "stderr", true));
     service.stdout_position = t.key_position("stdout");
     service.stderr_position = t.key_position("stderr");

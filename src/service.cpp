@@ -103,6 +103,30 @@ Service::Service(boost::asio::io_context& io, ServiceConfig config,
 {
     stdout_sink_ = make_sink(config_.stdout_target, "stdout");
     stderr_sink_ = make_sink(config_.stderr_target, "stderr");
+    report_stale_pid_file();
+}
+
+void Service::report_stale_pid_file() const
+{
+    if (!config_.pidfile) {
+        return;
+    }
+    const PidFileState found = inspect_pid_file(*config_.pidfile);
+    using Kind = PidFileState::Kind;
+    if (found.kind == Kind::live) {
+        spdlog::warn("service '{}': PID file '{}' names PID {}, which runs but was not started "
+                     "by this daemon; procsup will not signal it, and replaces the file when "
+                     "the service starts",
+                     config_.name, config_.pidfile->string(), *found.pid);
+    } else if (found.kind == Kind::dead || found.kind == Kind::reused ||
+               found.kind == Kind::invalid) {
+        spdlog::info("service '{}': PID file '{}' is stale ({}); it is replaced when the service "
+                     "starts",
+                     config_.name, config_.pidfile->string(),
+                     found.kind == Kind::invalid ? "not a PID"
+                     : found.kind == Kind::dead  ? "its process is gone"
+                                                 : "its PID now belongs to another program");
+    }
 }
 
 std::shared_ptr<OutputSink> Service::make_sink(const OutputTarget& target, const char* stream)

@@ -89,6 +89,7 @@ public:
     ServiceStatus status() const;
 
 private:
+    void report_stale_pid_file() const;
     void dispatch(const LifecycleInput& input);
     void apply(const LifecycleActions& actions);
     void notify(ServiceState from, ServiceState to);

@@ -330,18 +330,21 @@ CommandResult Fixture::start_daemon()
     return r;
 }
 
-pid_t Fixture::start_foreground_daemon(const std::vector<std::string>& extra_args)
+pid_t Fixture::start_foreground_daemon(const std::vector<std::string>& extra_args,
+                                       const std::vector<std::string>& extra_env)
 {
     std::vector<std::string> argv{procsup_binary().string(), "daemon", "-c",
                                   config_path().string()};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-    return start_background(argv);
+    return start_background(argv, extra_env);
 }
 
-pid_t Fixture::start_background(const std::vector<std::string>& argv)
+pid_t Fixture::start_background(const std::vector<std::string>& argv,
+                                const std::vector<std::string>& extra_env)
 {
-    const pid_t pid = spawn_background(argv, path("daemon.out"), path("daemon.err"),
-                                       {"PROCSUP_TEST_TOKEN=" + token_});
+    std::vector<std::string> env{"PROCSUP_TEST_TOKEN=" + token_};
+    env.insert(env.end(), extra_env.begin(), extra_env.end());
+    const pid_t pid = spawn_background(argv, path("daemon.out"), path("daemon.err"), env);
     children_.push_back(pid);
     return pid;
 }
