@@ -1,10 +1,10 @@
 // End-to-end: the real `status --json` output, in every state a script meets, validates against
 // man/status.schema.json, the schema promised in procsup(1). The validator is the Python
 // jsonschema module (Debian: python3-jsonschema), run by tests/fixtures/validate_json_schema.py.
-#include <doctest/doctest.h>
-
 #include <set>
 #include <string>
+
+#include <doctest/doctest.h>
 
 #include "harness.hpp"
 
@@ -112,7 +112,8 @@ autostart = false
             statuses.push_back(r.at("status"));
         }
         REQUIRE(!statuses.empty());
-        check_valid(f, json::serialize(json::object{{"schema_version", 1}, {"services", statuses}}));
+        check_valid(f,
+                    json::serialize(json::object{{"schema_version", 1}, {"services", statuses}}));
     }
 
     TEST_CASE("a service object with a field the schema does not know fails validation" *
