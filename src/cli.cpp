@@ -359,6 +359,51 @@ int cmd_update(const GlobalOptions& global, bool dry_run)
     return exit_ok;
 }
 
+// Follows the daemon's event stream until interrupted or the daemon goes away.
+int cmd_events(const GlobalOptions& global)
+{
+    Client client(global);
+    auto reply = client.call({{"command", "events"}});
+    if (const int* status = std::get_if<int>(&reply)) {
+        return *status;
+    }
+    if (const auto status = check_error(std::get<json::object>(reply), global.json)) {
+        return *status;
+    }
+    std::string error;
+    while (auto message = client.connection().read_reply(error)) {
+        const json::value* event = message->if_contains("event");
+        if (!event || !event->is_object()) {
+            if (const json::value* dropped = message->if_contains("dropped")) {
+                std::fprintf(stderr, "procsup: %s events dropped (reader too slow)\n",
+                             json::serialize(*dropped).c_str());
+            }
+            continue;
+        }
+        const json::object& e = event->as_object();
+        if (global.json) {
+            std::cout << json::serialize(e) << std::endl;
+            continue;
+        }
+        std::string line = std::string(e.at("time").as_string()) + " " +
+                           std::string(e.at("service").as_string()) + ": ";
+        if (e.at("kind").as_string() == "health") {
+            line += "health " + std::string(e.at("health").as_string());
+        } else {
+            line += std::string(e.at("from").as_string()) + " -> " +
+                    std::string(e.at("to").as_string());
+        }
+        if (e.at("pid").is_int64()) {
+            line += " (pid " + std::to_string(e.at("pid").as_int64()) + ")";
+        }
+        if (!e.at("message").as_string().empty()) {
+            line += ": " + std::string(e.at("message").as_string());
+        }
+        std::cout << line << std::endl;
+    }
+    return exit_ok;  // The daemon went away: the stream has ended.
+}
+
 int cmd_check_config(const GlobalOptions& global)
 {
     const std::filesystem::path file = global.config.empty() ? default_config : global.config;
@@ -445,6 +490,7 @@ int run_cli(int argc, char** argv)
     logs->add_option("-n,--lines", logs_options.lines, "how many of the last lines (default 10)");
     logs->add_flag("--stderr", logs_options.stderr_stream, "the stderr stream, not stdout");
     app.add_subcommand("reopen-logs", "reopen every log file (as SIGHUP to the daemon)");
+    auto* events = app.add_subcommand("events", "follow every state and health change");
     bool dry_run = false;
     auto* update = app.add_subcommand("update", "re-read the config and apply the difference");
     update->add_flag("--dry-run", dry_run, "print what would change, change nothing");
@@ -533,6 +579,9 @@ int run_cli(int argc, char** argv)
     }
     if (app.got_subcommand("reopen-logs")) {
         return cmd_simple(global, "reopen-logs", "reopened log files");
+    }
+    if (events->parsed()) {
+        return cmd_events(global);
     }
     if (update->parsed()) {
         return cmd_update(global, dry_run);

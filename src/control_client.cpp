@@ -54,7 +54,13 @@ std::optional<boost::json::object> ControlClient::call(const boost::json::object
             continue;
         }
         if (n <= 0) {
-            error = std::string("lost the connection to the daemon: ") + std::strerror(errno);
+            // The daemon may have refused us before reading (permission denied, too many
+            // connections): its reply is still waiting to be read.
+            const std::string send_error = std::strerror(errno);
+            if (auto reply = read_reply(error)) {
+                return reply;
+            }
+            error = "lost the connection to the daemon: " + send_error;
             return std::nullopt;
         }
         rest.remove_prefix(static_cast<std::size_t>(n));

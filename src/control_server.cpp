@@ -13,6 +13,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "procsup/event_stream.hpp"
 #include "procsup/log_stream.hpp"
 #include "procsup/output_capture.hpp"
 #include "procsup/protocol.hpp"
@@ -27,30 +28,31 @@ using boost::asio::local::stream_protocol;
 namespace {
 
 constexpr auto request_timeout = std::chrono::seconds(30);
-constexpr std::size_t max_connections = 128;
+constexpr std::size_t max_connections = 256;
 
 const std::set<std::string_view> known_fields{"version", "command", "services", "all",
                                               "wait",    "signal",  "dry_run",  "stream",
                                               "lines",   "follow"};
 
-bool user_in_group(uid_t uid, gid_t primary, gid_t wanted)
+// The peer's groups as the kernel recorded them when it connected (SO_PEERGROUPS, Linux
+// 4.13): its real supplementary groups, not what /etc/group says about its user.
+bool peer_in_group(int fd, gid_t primary, gid_t wanted)
 {
     if (primary == wanted) {
         return true;
     }
-    passwd pw{};
-    passwd* found = nullptr;
-    char buffer[4096];
-    if (::getpwuid_r(uid, &pw, buffer, sizeof buffer, &found) != 0 || !found) {
-        return false;
+    std::vector<gid_t> groups(64);
+    socklen_t len = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &len) != 0) {
+        if (errno != ERANGE) {
+            return false;
+        }
+        groups.resize(len / sizeof(gid_t));
+        if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &len) != 0) {
+            return false;
+        }
     }
-    int count = 64;
-    std::vector<gid_t> groups(static_cast<std::size_t>(count));
-    if (::getgrouplist(pw.pw_name, pw.pw_gid, groups.data(), &count) < 0) {
-        groups.resize(static_cast<std::size_t>(count));
-        ::getgrouplist(pw.pw_name, pw.pw_gid, groups.data(), &count);
-    }
-    groups.resize(static_cast<std::size_t>(std::max(count, 0)));
+    groups.resize(len / sizeof(gid_t));
     return std::find(groups.begin(), groups.end(), wanted) != groups.end();
 }
 
@@ -200,6 +202,9 @@ void ControlServer::Connection::handle(const json::object& request)
         handle_signal(request, false);
     } else if (command == "logs") {
         handle_logs(request);
+    } else if (command == "events") {
+        // The connection becomes a stream: no more requests, and no read timeout.
+        start_event_stream(socket_, shared_from_this(), server_.supervisor_);
     } else if (command == "reopen-logs") {
         server_.controls_.reopen_logs();
         reply(protocol::make_ok());
@@ -293,6 +298,11 @@ void ControlServer::Connection::handle_action(const json::object& request, Actio
                 item["ok"] = result.ok;
                 item["message"] = result.message;
                 item["status"] = protocol::to_json(result.status);
+                json::array tail;
+                for (const std::string& line : result.output_tail) {
+                    tail.emplace_back(to_valid_utf8(line));
+                }
+                item["output_tail"] = std::move(tail);
                 items.push_back(std::move(item));
             }
             r["ok"] = all_ok;
@@ -515,7 +525,7 @@ bool ControlServer::is_peer_allowed(int fd, std::string& who)
         return false;
     }
     if (cred.uid == 0 || cred.uid == ::geteuid() ||
-        (allowed_gid_ && user_in_group(cred.uid, cred.gid, *allowed_gid_))) {
+        (allowed_gid_ && peer_in_group(fd, cred.gid, *allowed_gid_))) {
         return true;
     }
     who = fmt::format("uid {}", cred.uid);

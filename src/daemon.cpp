@@ -18,6 +18,7 @@
 #include "procsup/control_server.hpp"
 #include "procsup/daemon_log.hpp"
 #include "procsup/pid_file.hpp"
+#include "procsup/process_table.hpp"
 #include "procsup/protocol.hpp"
 #include "procsup/supervisor.hpp"
 #include "procsup/systemd_notify.hpp"
@@ -174,6 +175,9 @@ private:
     void reopen_logs();
     boost::json::object update(bool dry_run);
     void tell_systemd();
+    void wait_for_orphans();
+    void poll_orphans();
+    void finish();
     void forward(int signo);
     void use_as_stop_signal(int signo);
     int command_status() const;
@@ -185,6 +189,8 @@ private:
     Supervisor supervisor_;
     boost::asio::signal_set signals_;
     SystemdNotifier notifier_;
+    boost::asio::steady_timer orphan_timer_{io_};
+    std::chrono::steady_clock::time_point orphan_deadline_{};
     ControlServer server_;
     DaemonPidFile pidfile_;
     int exit_status_ = 0;
@@ -231,8 +237,7 @@ int Daemon::run()
     supervisor_.set_shutdown_handler([this](int status) {
         exit_status_ = options_.run_mode ? command_status() : status;
         server_.close();
-        signals_.cancel();
-        io_.stop();
+        wait_for_orphans();
     });
     spdlog::info("procsup {} started (pid {}, config '{}', socket '{}')", PROCSUP_VERSION,
                  ::getpid(), config_.file.string(), config_.supervisor.socket.string());
@@ -307,6 +312,58 @@ void Daemon::on_signal(int signo)
         forward(signo);
         break;
     }
+}
+
+void Daemon::wait_for_orphans()
+{
+    // Orphans re-parented to procsup that belonged to no service. As PID 1, procsup's exit
+    // would make the kernel SIGKILL them mid-work: give them the stop signal and the longest
+    // stop_timeout first.
+    const std::vector<pid_t> orphans = direct_children();
+    if (orphans.empty()) {
+        finish();
+        return;
+    }
+    Duration grace = std::chrono::seconds(10);
+    for (const ServiceConfig& s : supervisor_.config().services) {
+        grace = std::max(grace, s.stop_timeout);
+    }
+    spdlog::info("waiting up to {} for {} orphaned process(es) to exit", format_duration(grace),
+                 orphans.size());
+    for (pid_t pid : orphans) {
+        ::kill(pid, SIGTERM);  // Our unreaped children: their PIDs are still theirs.
+    }
+    orphan_deadline_ = std::chrono::steady_clock::now() + grace;
+    poll_orphans();
+}
+
+void Daemon::poll_orphans()
+{
+    supervisor_.reap_children();
+    const std::vector<pid_t> left = direct_children();
+    if (left.empty()) {
+        finish();
+        return;
+    }
+    if (std::chrono::steady_clock::now() >= orphan_deadline_) {
+        spdlog::warn("{} orphaned process(es) did not exit in time; sending SIGKILL",
+                     left.size());
+        for (pid_t pid : left) {
+            ::kill(pid, SIGKILL);
+        }
+    }
+    orphan_timer_.expires_after(std::chrono::milliseconds(20));
+    orphan_timer_.async_wait([this](boost::system::error_code ec) {
+        if (!ec) {
+            poll_orphans();
+        }
+    });
+}
+
+void Daemon::finish()
+{
+    signals_.cancel();
+    io_.stop();
 }
 
 void Daemon::begin_shutdown()

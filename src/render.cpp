@@ -137,6 +137,16 @@ std::string render_action_results(const json::array& results)
             }
         }
         out += line + "\n";
+        if (const json::value* tail = r.if_contains("output_tail"); tail && tail->is_array()) {
+            if (!tail->as_array().empty()) {
+                out += "  last output:\n";
+            }
+            for (const json::value& l : tail->as_array()) {
+                if (l.is_string()) {
+                    out += "  | " + std::string(l.as_string()) + "\n";
+                }
+            }
+        }
     }
     return out;
 }

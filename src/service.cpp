@@ -13,6 +13,7 @@
 #include "procsup/output_capture.hpp"
 #include "procsup/pid_file.hpp"
 #include "procsup/process_table.hpp"
+#include "procsup/protocol.hpp"
 #include "procsup/spawner.hpp"
 #include "procsup/units.hpp"
 
@@ -250,7 +251,10 @@ void Service::on_health_result(const HealthResult& result)
         config_.health->on_unhealthy == UnhealthyAction::restart) {
         spdlog::warn("service '{}' failed {} health checks in a row; restarting it",
                      config_.name, health_tracker_->failures());
-        message_ = fmt::format("restarted: unhealthy ({})", result.output);
+        message_ = fmt::format("restarting: unhealthy ({})", result.output);
+        next_run_reason_ = fmt::format("restarted {}: unhealthy ({})",
+                                       protocol::format_rfc3339(std::chrono::system_clock::now()),
+                                       result.output);
         dispatch({LifecycleEvent::restart_requested});
         return;
     }
@@ -425,7 +429,8 @@ void Service::spawn_process()
     group_id_ = pid;
     started_at_ = Clock::now();
     drain_signalled_ = false;
-    message_.clear();
+    // Why this run was started, when it was not the operator's choice; else nothing stale.
+    message_ = std::exchange(next_run_reason_, std::string());
     if (out.read_fd >= 0) {
         std::make_shared<OutputReader>(io_, out.read_fd, stdout_sink_)->start();
     }

@@ -1,5 +1,7 @@
 #include "procsup/supervisor.hpp"
 
+#include "procsup/output_capture.hpp"
+
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -344,7 +346,10 @@ std::optional<ActionResult> Supervisor::outcome(const Waiter& waiter, const Serv
     }
     const std::string why = service.message().empty() ? std::string(to_string(st))
                                                        : service.message();
-    return result(false, why);
+    ActionResult failed = result(false, why);
+    // What the program said before it died is usually the real reason.
+    failed.output_tail = service.output_sink(true)->last_lines(5);
+    return failed;
 }
 
 void Supervisor::check_waiters()
@@ -374,10 +379,23 @@ void Supervisor::check_waiters()
     }
 }
 
+Supervisor::Subscription Supervisor::subscribe(StateObserver observer)
+{
+    auto subscription = std::make_shared<StateObserver>(std::move(observer));
+    subscribers_.push_back(subscription);
+    return subscription;
+}
+
 void Supervisor::on_state_change(Service& service, ServiceState from, ServiceState to)
 {
     if (observer_) {
         observer_(service, from, to);
+    }
+    std::erase_if(subscribers_, [](const auto& weak) { return weak.expired(); });
+    for (const auto& weak : std::vector(subscribers_)) {
+        if (auto subscriber = weak.lock()) {
+            (*subscriber)(service, from, to);
+        }
     }
     if (service.config().essential && !shutting_down_ && from != to &&
         (to == ServiceState::exited || to == ServiceState::fatal)) {

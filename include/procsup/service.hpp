@@ -134,6 +134,7 @@ private:
     std::chrono::steady_clock::time_point drain_deadline_{};
     std::chrono::system_clock::time_point since_;
     std::string message_;
+    std::string next_run_reason_;  // shown once the next run starts: why it was restarted
     std::string waiting_reason_;
     ChildWatcher& children_;
     std::optional<HealthTracker> health_tracker_;

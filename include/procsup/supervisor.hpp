@@ -27,6 +27,7 @@ struct ActionResult {
     bool ok = false;
     ServiceStatus status;
     std::string message;  // what happened, for people: "running", "failed to start: ..."
+    std::vector<std::string> output_tail;  // on failure: the last lines the service wrote
 };
 
 using ActionCallback = std::function<void(std::vector<ActionResult>)>;
@@ -104,6 +105,11 @@ public:
     const Config& config() const { return config_; }
     void set_observer(StateObserver observer) { observer_ = std::move(observer); }
 
+    // Further observers (the event stream of each `procsup events` client): called while
+    // the returned handle lives.
+    using Subscription = std::shared_ptr<StateObserver>;
+    Subscription subscribe(StateObserver observer);
+
 private:
     struct Waiter {
         Action action;
@@ -136,6 +142,7 @@ private:
     std::set<std::string> pending_starts_;            // held back by dependencies
     std::vector<std::unique_ptr<Waiter>> waiters_;
     StateObserver observer_;
+    std::vector<std::weak_ptr<StateObserver>> subscribers_;
 
     bool shutting_down_ = false;
     std::set<std::string> stopped_by_shutdown_;
