@@ -26,7 +26,7 @@ _procsup()
     COMPREPLY=()
 
     local commands="daemon run check-config status health start stop restart reload signal
-        logs reopen-logs update shutdown version"
+        logs events reopen-logs update shutdown version"
     local global_options="-c --config -s --socket --json -h --help"
     local signals="HUP INT QUIT KILL USR1 USR2 TERM CONT STOP TSTP WINCH"
 

@@ -37,6 +37,7 @@ expect()
 
 expect "'procsup st' offers start, status and stop" "start status stop" procsup st
 expect "'procsup re' offers the four re- commands" "reload reopen-logs restart" procsup re
+expect "'procsup ev' offers events" "events" procsup ev
 expect "options of start" "--all" "$procsup" start --a
 expect "options of logs" "--follow" "$procsup" logs --f
 expect "options of logs after the name" "--stderr" "$procsup" logs web --st
