@@ -183,10 +183,7 @@ int cmd_status(const GlobalOptions& global, const std::vector<std::string>& name
 // still starting its checks.
 int cmd_health(const GlobalOptions& global, const std::vector<std::string>& names, bool all)
 {
-    if (names.empty() && !all) {
-        std::fprintf(stderr, "procsup: health: name at least one service, or use --all\n");
-        return exit_usage;
-    }
+    (void)all;  // No names means every service, so `HEALTHCHECK CMD procsup health` works.
     Client client(global);
     auto reply = client.call({{"command", "status"}, {"services", names_array(names)}});
     if (const int* status = std::get_if<int>(&reply)) {
@@ -354,7 +351,8 @@ int cmd_update(const GlobalOptions& global, bool dry_run)
     if (global.json) {
         std::cout << json::serialize(r) << "\n";
     } else {
-        std::cout << (dry_run ? "would change: " : "") << r.at("summary").as_string() << "\n";
+        std::cout << (dry_run ? "would change: " : "")
+                  << std::string(r.at("summary").as_string()) << "\n";
     }
     return exit_ok;
 }
@@ -463,7 +461,7 @@ int run_cli(int argc, char** argv)
     auto* status = app.add_subcommand("status", "show services");
     status->add_option("names", names, "services (default: all)");
     auto* health = app.add_subcommand("health", "exit 0 when the services are healthy");
-    health->add_option("names", names, "services");
+    health->add_option("names", names, "services (default: all)");
     health->add_flag("--all", all, "every service");
 
     auto add_action = [&](const char* name, const char* help) {

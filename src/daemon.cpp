@@ -464,6 +464,16 @@ boost::json::object Daemon::update(bool dry_run)
     }
     if (!dry_run) {
         notifier_.reloading();
+        if (next.supervisor.socket != config_.supervisor.socket ||
+            next.supervisor.log != config_.supervisor.log ||
+            next.supervisor.pidfile != config_.supervisor.pidfile ||
+            next.supervisor.socket_mode != config_.supervisor.socket_mode ||
+            next.supervisor.socket_group != config_.supervisor.socket_group ||
+            next.supervisor.log_level != config_.supervisor.log_level) {
+            spdlog::warn("[supervisor] settings changed in '{}'; they take effect when the "
+                         "daemon restarts, not on update",
+                         config_.file.string());
+        }
     }
     const UpdateReport report = dry_run ? supervisor_.plan_update(next)
                                         : supervisor_.apply_update(std::move(next));
