@@ -64,7 +64,8 @@ constexpr std::string_view service_keys[] = {
     "pidfile",       "stdout",
     "stderr",        "log_max_size",
     "log_backups",   "depends_on",
-    "health",
+    "health",        "type",
+    "start_timeout", "watchdog",
 };
 constexpr std::string_view health_keys[] = {
     "http", "tcp", "command", "interval", "timeout", "start_period", "retries", "on_unhealthy",
@@ -75,6 +76,10 @@ constexpr Choice<RestartPolicy> restart_choices[] = {
     {"always", RestartPolicy::always},
     {"on-failure", RestartPolicy::on_failure},
     {"never", RestartPolicy::never},
+};
+constexpr Choice<ServiceType> type_choices[] = {
+    {"simple", ServiceType::simple},
+    {"notify", ServiceType::notify},
 };
 constexpr Choice<DependencyCondition> condition_choices[] = {
     {"started", DependencyCondition::started},
@@ -282,6 +287,7 @@ private:
     void read_environment(const TableReader& t, ServiceConfig& service);
     void read_env_file(const TableReader& t, ServiceConfig& service);
     void read_lifecycle_keys(const TableReader& t, ServiceConfig& service);
+    void read_readiness_keys(const TableReader& t, ServiceConfig& service);
     void read_start_retries(const TableReader& t, ServiceConfig& service);
     void read_exit_codes(const TableReader& t, ServiceConfig& service);
     void read_output_keys(const TableReader& t, LoadedService& service);
@@ -651,6 +657,7 @@ void ConfigLoader::read_lifecycle_keys(const TableReader& t, ServiceConfig& serv
     assign(service.autostart, t.read("autostart", &ValueReader::boolean));
     assign(service.restart, read_choice(t, "restart", restart_choices));
     assign(service.start_seconds, t.read("start_seconds", &ValueReader::duration, Zero::allowed));
+    read_readiness_keys(t, service);
     read_start_retries(t, service);
     assign(service.backoff, t.read("backoff", &ValueReader::duration, Zero::refused));
     auto backoff_max = t.read("backoff_max", &ValueReader::duration, Zero::refused);
@@ -669,6 +676,19 @@ void ConfigLoader::read_lifecycle_keys(const TableReader& t, ServiceConfig& serv
     assign(service.essential, t.read("essential", &ValueReader::boolean));
     assign(service.nohup, t.read("nohup", &ValueReader::boolean));
     assign(service.pidfile, t.read("pidfile", &ValueReader::path, config_dir_));
+}
+
+void ConfigLoader::read_readiness_keys(const TableReader& t, ServiceConfig& service)
+{
+    assign(service.type, read_choice(t, "type", type_choices));
+    assign(service.start_timeout, t.read("start_timeout", &ValueReader::duration, Zero::refused));
+    auto watchdog = t.read("watchdog", &ValueReader::duration, Zero::refused);
+    if (watchdog && service.type != ServiceType::notify) {
+        // Only a notify service has the socket to send WATCHDOG=1 on.
+        t.report_at_key("watchdog", "watchdog needs type = \"notify\"");
+        watchdog.reset();
+    }
+    assign(service.watchdog, watchdog);
 }
 
 void ConfigLoader::read_start_retries(const TableReader& t, ServiceConfig& service)
@@ -1017,8 +1037,9 @@ bool ServiceConfig::operator==(const ServiceConfig& other) const
     // Every field except `origin`: moving a definition within the file is not a change.
     auto fields = [](const ServiceConfig& s) {
         return std::tie(s.name, s.command, s.directory, s.environment, s.user, s.group, s.umask,
-                        s.autostart, s.restart, s.start_seconds, s.start_retries, s.backoff,
-                        s.backoff_max, s.success_exit_codes, s.stop_signal, s.stop_timeout,
+                        s.autostart, s.type, s.restart, s.start_seconds, s.start_timeout,
+                        s.watchdog, s.start_retries, s.backoff, s.backoff_max,
+                        s.success_exit_codes, s.stop_signal, s.stop_timeout,
                         s.reload_signal, s.kill_group, s.essential, s.nohup, s.pidfile,
                         s.stdout_target, s.stderr_target, s.log_max_size, s.log_backups,
                         s.depends_on, s.health);

@@ -16,7 +16,9 @@
 //   stderr = "stdout"; socket = default_socket_path(env).
 // - An included file may hold [services.*] tables only; a file matched twice is read once.
 // - Limits: at most 1000 services; log_backups from 0 to 1000; health retries from 1 to
-//   1000000; umask and socket_mode from 0 to 0777; backoff_max >= backoff > 0.
+//   1000000; umask and socket_mode from 0 to 0777; backoff_max >= backoff > 0;
+//   start_timeout > 0 and watchdog > 0. `watchdog` needs type = "notify"; start_timeout is
+//   accepted for a simple service but has no effect there.
 // - Two streams (of one service or of two) may not write the same log file: rotation by two
 //   writers would lose lines. Use stderr = "stdout" to share one file.
 // - Config::services is in dependency order; ties keep file order (main file, then the
@@ -40,6 +42,8 @@ namespace procsup {
 enum class RestartPolicy { always, on_failure, never };
 enum class DependencyCondition { started, healthy, completed };
 enum class UnhealthyAction { restart, ignore };
+// simple: started once it stays up start_seconds; notify: once it sends READY=1.
+enum class ServiceType { simple, notify };
 
 // Where a stream of a service goes.
 struct OutputTarget {
@@ -79,8 +83,11 @@ struct ServiceConfig {
     std::optional<std::string> group;
     std::optional<unsigned> umask;
     bool autostart = true;
+    ServiceType type = ServiceType::simple;
     RestartPolicy restart = RestartPolicy::on_failure;
     Duration start_seconds = std::chrono::seconds(1);
+    Duration start_timeout = std::chrono::seconds(90);  // type = "notify": limit for READY=1
+    std::optional<Duration> watchdog;  // type = "notify" only: longest gap between WATCHDOG=1
     std::optional<int> start_retries = 5;  // nullopt: "unlimited"
     Duration backoff = std::chrono::seconds(1);
     Duration backoff_max = std::chrono::seconds(60);

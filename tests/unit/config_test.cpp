@@ -229,6 +229,9 @@ TEST_SUITE("config")
         CHECK(app.depends_on == std::map<std::string, procsup::DependencyCondition>{
                                     {"redis", procsup::DependencyCondition::healthy},
                                     {"migrate", procsup::DependencyCondition::completed}});
+        CHECK(app.type == procsup::ServiceType::notify);
+        CHECK(app.start_timeout == Duration(120s));
+        CHECK(app.watchdog == Duration(15s));
         CHECK(app.origin == (good_dir / "full.toml").string() + ":13:1");
     }
 
@@ -319,6 +322,9 @@ TEST_SUITE("config")
         CHECK(redis.stdout_target.kind == OutputTarget::Kind::inherit);
         CHECK(redis.stderr_target.kind == OutputTarget::Kind::null);
         CHECK(redis.log_max_size == 0u);
+        CHECK(redis.type == procsup::ServiceType::simple);
+        CHECK(redis.start_timeout == Duration(5s));
+        CHECK_FALSE(redis.watchdog);
         const auto& migrate = service(config, "migrate");
         CHECK(migrate.stdout_target.kind == OutputTarget::Kind::null);
         CHECK(migrate.stderr_target.kind == OutputTarget::Kind::inherit);
@@ -366,6 +372,9 @@ TEST_SUITE("config")
         CHECK(app.stderr_target.kind == OutputTarget::Kind::merge_into_stdout);
         CHECK(app.start_retries == 5);
         CHECK_FALSE(app.health);
+        CHECK(app.type == procsup::ServiceType::simple);
+        CHECK(app.start_timeout == Duration(90s));
+        CHECK_FALSE(app.watchdog);
     }
 
     TEST_CASE("dotted keys, inline tables and quoted service names are accepted")
@@ -399,6 +408,15 @@ TEST_SUITE("config")
         CHECK_FALSE(changed == original);
         changed = original;
         changed.depends_on.erase("redis");
+        CHECK_FALSE(changed == original);
+        changed = original;
+        changed.type = procsup::ServiceType::simple;
+        CHECK_FALSE(changed == original);
+        changed = original;
+        changed.start_timeout += 1ms;
+        CHECK_FALSE(changed == original);
+        changed = original;
+        changed.watchdog.reset();
         CHECK_FALSE(changed == original);
     }
 
