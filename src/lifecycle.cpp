@@ -18,8 +18,9 @@ bool is_at_rest(ServiceState state)
 
 LifecyclePolicy LifecyclePolicy::from(const ServiceConfig& config)
 {
-    return LifecyclePolicy{config.restart, config.start_seconds, config.start_retries,
-                           config.backoff, config.backoff_max};
+    return LifecyclePolicy{config.restart,    config.start_seconds,
+                           config.start_retries, config.backoff,
+                           config.backoff_max, config.type == ServiceType::notify};
 }
 
 LifecycleActions Lifecycle::handle(const LifecycleInput& input)
@@ -36,10 +37,11 @@ LifecycleActions Lifecycle::handle(const LifecycleInput& input)
     case LifecycleEvent::spawn_failed:
         return state_ == ServiceState::starting ? on_failed_start(false) : LifecycleActions{};
     case LifecycleEvent::start_window_passed:
-        if (state_ == ServiceState::starting) {
-            state_ = ServiceState::running;
-        }
-        return {};
+        return on_start_window_passed();
+    case LifecycleEvent::ready_reported:
+        return on_ready_reported();
+    case LifecycleEvent::start_timeout_elapsed:
+        return on_start_timeout();
     case LifecycleEvent::process_exited:
         return on_exit(input.success, input.uptime);
     case LifecycleEvent::backoff_elapsed:
@@ -63,6 +65,7 @@ LifecycleActions Lifecycle::on_start_requested()
     if (state_ == ServiceState::stopping) {
         // The process is still on its way out; start again once it is gone.
         restart_pending_ = true;
+        start_timed_out_ = false;
         return {};
     }
     if (state_ == ServiceState::backoff) {
@@ -80,6 +83,7 @@ LifecycleActions Lifecycle::on_start_requested()
 LifecycleActions Lifecycle::on_stop_requested()
 {
     restart_pending_ = false;
+    start_timed_out_ = false;  // The operator's stop wins over the failed start.
     switch (state_) {
     case ServiceState::starting:
     case ServiceState::running:
@@ -111,11 +115,42 @@ LifecycleActions Lifecycle::on_spawned()
     if (state_ != ServiceState::starting) {
         return {};
     }
+    if (policy_.notify) {
+        return LifecycleActions{.arm_start_timeout = true};
+    }
     if (policy_.start_seconds <= Duration::zero()) {
         state_ = ServiceState::running;
         return {};
     }
     return LifecycleActions{.arm_start_timer = true};
+}
+
+LifecycleActions Lifecycle::on_start_window_passed()
+{
+    // A notify service is started by READY=1 alone.
+    if (state_ == ServiceState::starting && !policy_.notify) {
+        state_ = ServiceState::running;
+    }
+    return {};
+}
+
+LifecycleActions Lifecycle::on_ready_reported()
+{
+    if (state_ != ServiceState::starting || !policy_.notify) {
+        return {};
+    }
+    state_ = ServiceState::running;
+    return LifecycleActions{.cancel_timers = true};
+}
+
+LifecycleActions Lifecycle::on_start_timeout()
+{
+    if (state_ != ServiceState::starting || !policy_.notify) {
+        return {};
+    }
+    LifecycleActions actions = begin_stop();
+    start_timed_out_ = true;
+    return actions;
 }
 
 LifecycleActions Lifecycle::on_exit(bool success, Duration uptime)
@@ -126,7 +161,9 @@ LifecycleActions Lifecycle::on_exit(bool success, Duration uptime)
     if (state_ != ServiceState::starting && state_ != ServiceState::running) {
         return {};
     }
-    if (uptime < stability_window()) {
+    // A notify service that ends before READY=1 never started, however long it ran.
+    const bool never_ready = policy_.notify && state_ == ServiceState::starting;
+    if (never_ready || uptime < stability_window()) {
         LifecycleActions actions = on_failed_start(success);
         actions.cancel_timers = true;
         return actions;
@@ -163,6 +200,13 @@ LifecycleActions Lifecycle::on_failed_start(bool success)
 LifecycleActions Lifecycle::on_exit_while_stopping()
 {
     LifecycleActions actions{.cancel_timers = true};
+    if (start_timed_out_) {
+        start_timed_out_ = false;
+        // However it ended (a clean exit on SIGTERM too), READY=1 never came.
+        LifecycleActions failed = on_failed_start(false);
+        failed.cancel_timers = true;
+        return failed;
+    }
     if (restart_pending_) {
         restart_pending_ = false;
         failed_starts_ = 0;
@@ -184,6 +228,7 @@ LifecycleActions Lifecycle::begin_stop()
 {
     state_ = ServiceState::stopping;
     killed_ = false;
+    start_timed_out_ = false;
     return LifecycleActions{.cancel_timers = true, .send_stop_signal = true,
                             .arm_stop_timer = true};
 }
@@ -251,6 +296,10 @@ std::string_view to_string(LifecycleEvent event)
         return "spawn_failed";
     case LifecycleEvent::start_window_passed:
         return "start_window_passed";
+    case LifecycleEvent::ready_reported:
+        return "ready_reported";
+    case LifecycleEvent::start_timeout_elapsed:
+        return "start_timeout_elapsed";
     case LifecycleEvent::process_exited:
         return "process_exited";
     case LifecycleEvent::backoff_elapsed:

@@ -8,6 +8,12 @@
 // is fatal. A process that stayed up past the window resets the streak and is restarted at
 // once when the policy says so. The one-second floor is what keeps `start_seconds = 0` from
 // becoming an unthrottled crash loop.
+//
+// A notify service (type = "notify") is running only once it reports READY=1, with
+// start_timeout as the limit instead of start_seconds. An exit before READY=1 is a failed
+// start whatever the uptime. At start_timeout it is stopped like any service (stop signal,
+// SIGKILL after stop_timeout), and its exit then counts as a failed start whatever its exit
+// status, unless a stop or start request came in meanwhile.
 #pragma once
 
 #include <chrono>
@@ -27,6 +33,8 @@ enum class LifecycleEvent {
     spawned,            // the spawn action succeeded
     spawn_failed,       // the spawn action failed (bad user, missing binary, ...)
     start_window_passed,
+    ready_reported,         // a notify service sent READY=1
+    start_timeout_elapsed,  // a notify service did not send READY=1 within start_timeout
     process_exited,     // the main process was reaped (and, when stopping, its group is gone)
     backoff_elapsed,
     stop_timeout_elapsed,
@@ -40,6 +48,7 @@ struct LifecycleActions {
     bool send_kill = false;         // SIGKILL to the process group
     bool spawn = false;
     bool arm_start_timer = false;   // start_seconds
+    bool arm_start_timeout = false;  // start_timeout, for a notify service
     std::optional<Duration> arm_backoff_timer;
 
     bool operator==(const LifecycleActions&) const = default;
@@ -57,6 +66,7 @@ struct LifecyclePolicy {
     std::optional<int> start_retries = 5;  // nullopt: unlimited
     Duration backoff = std::chrono::seconds(1);
     Duration backoff_max = std::chrono::seconds(60);
+    bool notify = false;  // type = "notify": running on READY=1, not after start_seconds
 
     static LifecyclePolicy from(const ServiceConfig& config);
 };
@@ -74,6 +84,8 @@ public:
     int restarts() const { return restarts_; }
     bool was_killed() const { return killed_; }  // the last stop needed SIGKILL
     bool restart_pending() const { return restart_pending_; }
+    // Stopping because READY=1 did not come in time; the exit will be a failed start.
+    bool start_timed_out() const { return start_timed_out_; }
     void set_policy(LifecyclePolicy policy) { policy_ = policy; }
     const LifecyclePolicy& policy() const { return policy_; }
 
@@ -85,6 +97,9 @@ private:
     LifecycleActions on_stop_requested();
     LifecycleActions on_restart_requested();
     LifecycleActions on_spawned();
+    LifecycleActions on_start_window_passed();
+    LifecycleActions on_ready_reported();
+    LifecycleActions on_start_timeout();
     LifecycleActions on_exit(bool success, Duration uptime);
     LifecycleActions on_failed_start(bool success);
     LifecycleActions on_exit_while_stopping();
@@ -99,6 +114,7 @@ private:
     int failed_starts_ = 0;
     int restarts_ = 0;
     bool restart_pending_ = false;
+    bool start_timed_out_ = false;
     bool killed_ = false;
 };
 

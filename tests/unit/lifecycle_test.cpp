@@ -52,7 +52,7 @@ Lifecycle in_state(S target, LifecyclePolicy p = policy())
         return l;
     }
     send(l, E::spawned);
-    send(l, E::start_window_passed);
+    send(l, p.notify ? E::ready_reported : E::start_window_passed);
     if (target == S::stopping) {
         send(l, E::stop_requested);
     } else if (target == S::exited) {
@@ -63,6 +63,21 @@ Lifecycle in_state(S target, LifecyclePolicy p = policy())
 
 const std::vector<S> all_states{S::stopped, S::starting, S::running, S::backoff,
                                 S::stopping, S::exited, S::fatal};
+
+LifecyclePolicy notify_policy(RestartPolicy restart = RestartPolicy::on_failure)
+{
+    LifecyclePolicy p = policy(restart);
+    p.notify = true;
+    return p;
+}
+
+// A notify service stopping because READY=1 did not come within start_timeout.
+Lifecycle timed_out(RestartPolicy restart = RestartPolicy::on_failure)
+{
+    Lifecycle l = in_state(S::starting, notify_policy(restart));
+    send(l, E::start_timeout_elapsed);
+    return l;
+}
 
 }  // namespace
 
@@ -370,10 +385,147 @@ TEST_SUITE("lifecycle")
         }
     }
 
+    TEST_CASE("the helper reaches every state of a notify service")
+    {
+        for (S s : all_states) {
+            CHECK(in_state(s, notify_policy()).state() == s);
+        }
+    }
+
+    TEST_CASE("a notify service arms start_timeout at spawn and runs on READY=1")
+    {
+        Lifecycle l(notify_policy());
+        send(l, E::start_requested);
+        CHECK(send(l, E::spawned) == LifecycleActions{.arm_start_timeout = true});
+        CHECK(l.state() == S::starting);
+        CHECK(send(l, E::start_window_passed) == LifecycleActions{});
+        CHECK(l.state() == S::starting);
+        CHECK(send(l, E::ready_reported) == LifecycleActions{.cancel_timers = true});
+        CHECK(l.state() == S::running);
+    }
+
+    TEST_CASE("READY=1 and start_timeout matter only to a notify service that is starting")
+    {
+        for (S s : all_states) {
+            for (E e : {E::ready_reported, E::start_timeout_elapsed}) {
+                CAPTURE(to_string(s));
+                CAPTURE(to_string(e));
+                Lifecycle simple = in_state(s);
+                CHECK(send(simple, e) == LifecycleActions{});
+                CHECK(simple.state() == s);
+                if (s == S::starting) {
+                    continue;
+                }
+                Lifecycle notify = in_state(s, notify_policy());
+                CHECK(send(notify, e) == LifecycleActions{});
+                CHECK(notify.state() == s);
+            }
+        }
+    }
+
+    TEST_CASE("start_timeout stops a notify service and its exit is a failed start")
+    {
+        Lifecycle l = in_state(S::starting, notify_policy());
+        CHECK(send(l, E::start_timeout_elapsed) ==
+              LifecycleActions{.cancel_timers = true, .send_stop_signal = true,
+                               .arm_stop_timer = true});
+        CHECK(l.state() == S::stopping);
+        CHECK(l.start_timed_out());
+        // A clean exit on the stop signal after a long wait is still a failed start.
+        LifecycleActions a = send(l, E::process_exited, true, 90s);
+        CHECK(a.cancel_timers);
+        CHECK(a.arm_backoff_timer == Duration(1s));
+        CHECK(l.state() == S::backoff);
+        CHECK(l.failed_starts() == 1);
+        CHECK_FALSE(l.start_timed_out());
+    }
+
+    TEST_CASE("a start that times out escalates to SIGKILL like any stop")
+    {
+        Lifecycle l = timed_out();
+        CHECK(send(l, E::stop_timeout_elapsed) == LifecycleActions{.send_kill = true});
+        send(l, E::process_exited, false, 100s);
+        CHECK(l.state() == S::backoff);
+        CHECK(l.was_killed());
+    }
+
+    TEST_CASE("a start that times out under restart never is fatal, even after a clean exit")
+    {
+        for (bool success : {true, false}) {
+            Lifecycle l = timed_out(RestartPolicy::never);
+            CHECK(send(l, E::process_exited, success, 2s) == LifecycleActions{.cancel_timers = true});
+            CHECK(l.state() == S::fatal);
+        }
+    }
+
+    TEST_CASE("start timeouts beyond start_retries make a notify service fatal")
+    {
+        Lifecycle l = in_state(S::starting, notify_policy());
+        for (int i = 0; i < 3; ++i) {
+            send(l, E::start_timeout_elapsed);
+            send(l, E::process_exited, false, 10s);
+            REQUIRE(l.state() == S::backoff);
+            send(l, E::backoff_elapsed);
+            send(l, E::spawned);
+        }
+        send(l, E::start_timeout_elapsed);
+        send(l, E::process_exited, false, 10s);
+        CHECK(l.state() == S::fatal);
+        CHECK(l.restarts() == 3);
+    }
+
+    TEST_CASE("a stop during a start-timeout stop wins over the failed start")
+    {
+        Lifecycle l = timed_out();
+        CHECK(send(l, E::stop_requested) == LifecycleActions{});
+        CHECK_FALSE(l.start_timed_out());
+        send(l, E::process_exited, false, 10s);
+        CHECK(l.state() == S::stopped);
+        CHECK(l.failed_starts() == 0);
+    }
+
+    TEST_CASE("a start or restart during a start-timeout stop starts afresh")
+    {
+        for (E e : {E::start_requested, E::restart_requested}) {
+            Lifecycle l = timed_out();
+            CHECK(send(l, e) == LifecycleActions{});
+            LifecycleActions a = send(l, E::process_exited, false, 10s);
+            CHECK(a.spawn);
+            CHECK(l.state() == S::starting);
+            CHECK(l.failed_starts() == 0);
+        }
+    }
+
+    TEST_CASE("a notify service that ends before READY=1 failed to start, however long it ran")
+    {
+        Lifecycle l = in_state(S::starting, notify_policy());
+        LifecycleActions a = send(l, E::process_exited, false, 60s);
+        CHECK(l.state() == S::backoff);
+        CHECK(a.arm_backoff_timer == Duration(1s));
+
+        Lifecycle m = in_state(S::starting, notify_policy(RestartPolicy::never));
+        send(m, E::process_exited, true, 60s);
+        CHECK(m.state() == S::exited);  // A job that finished without READY=1 completed.
+    }
+
+    TEST_CASE("a ready notify service follows the restart policy like any other")
+    {
+        Lifecycle quick = in_state(S::running, notify_policy());
+        send(quick, E::process_exited, false, 500ms);
+        CHECK(quick.state() == S::backoff);
+
+        Lifecycle late = in_state(S::running, notify_policy());
+        CHECK(send(late, E::process_exited, false, 30s).spawn);
+        CHECK(late.restarts() == 1);
+        CHECK(late.failed_starts() == 0);
+    }
+
     TEST_CASE("states and events have names")
     {
         CHECK(to_string(S::backoff) == "backoff");
         CHECK(to_string(E::stop_timeout_elapsed) == "stop_timeout_elapsed");
+        CHECK(to_string(E::ready_reported) == "ready_reported");
+        CHECK(to_string(E::start_timeout_elapsed) == "start_timeout_elapsed");
         CHECK(has_process(S::stopping));
         CHECK_FALSE(has_process(S::backoff));
     }
