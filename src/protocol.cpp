@@ -62,6 +62,7 @@ boost::json::object to_json(const ServiceStatus& status)
     }
     o["since"] = format_rfc3339(status.since);
     o["message"] = status.message;
+    o["notify_status"] = status.notify_status;
     return o;
 }
 

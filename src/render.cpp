@@ -55,6 +55,20 @@ std::string uptime_of(const json::object& o)
     return format_uptime(std::chrono::milliseconds(static_cast<long long>(seconds * 1000)));
 }
 
+// The message, then what a notify service last said in STATUS=.
+std::string info_of(const json::object& o)
+{
+    std::string info = text_of(o, "message");
+    if (info == "-") {
+        info.clear();
+    }
+    std::string status = text_of(o, "notify_status");
+    if (status.empty() || status == "-") {
+        return info;
+    }
+    return info.empty() ? status : info + "; " + status;
+}
+
 }  // namespace
 
 std::string render_last_exit(const json::value& last_exit)
@@ -85,10 +99,7 @@ std::string render_status_table(const json::array& services, const RenderOptions
         const json::value* last = o.if_contains("last_exit");
         rows.push_back({text_of(o, "name"), text_of(o, "state"), text_of(o, "pid"), uptime_of(o),
                         text_of(o, "health"), text_of(o, "restarts"),
-                        last ? render_last_exit(*last) : "-", text_of(o, "message")});
-        if (rows.back()[7] == "-") {
-            rows.back()[7].clear();
-        }
+                        last ? render_last_exit(*last) : "-", info_of(o)});
     }
     std::array<std::size_t, 8> width{};
     for (const Row& row : rows) {

@@ -99,7 +99,8 @@ Service::Service(boost::asio::io_context& io, ServiceConfig config,
       backoff_timer_(io),
       stop_timer_(io),
       drain_timer_(io),
-      health_timer_(io)
+      health_timer_(io),
+      watchdog_timer_(io)
 {
     stdout_sink_ = make_sink(config_.stdout_target, "stdout");
     stderr_sink_ = make_sink(config_.stderr_target, "stderr");
@@ -196,8 +197,10 @@ void Service::dispatch(const LifecycleInput& input)
         since_ = std::chrono::system_clock::now();
         if (to == ServiceState::running) {
             start_health_checks();
+            arm_watchdog();
         } else if (from == ServiceState::running) {
             stop_health_checks();
+            watchdog_timer_.cancel();
         }
         notify(from, to);
     }
@@ -286,6 +289,72 @@ void Service::on_health_result(const HealthResult& result)
     schedule_health_check(config_.health->interval);
 }
 
+bool Service::owns_process(pid_t pid) const
+{
+    if (!main_pid_) {
+        return false;
+    }
+    if (pid == *main_pid_) {
+        return true;
+    }
+    // The main process is not reaped yet, so the group it leads cannot be another one.
+    const pid_t group = ::getpgid(pid);
+    return group > 0 && group_id_ && group == *group_id_;
+}
+
+void Service::handle_notify(const NotifyMessage& message)
+{
+    if (config_.type != ServiceType::notify) {
+        return;
+    }
+    if (message.status) {
+        notify_status_ = *message.status;
+    }
+    if (message.ready && lifecycle_.state() == ServiceState::starting) {
+        const Duration after = std::chrono::duration_cast<Duration>(Clock::now() - started_at_);
+        spdlog::info("service '{}' is ready (READY=1 after {})", config_.name,
+                     seconds_text(after));
+        dispatch({LifecycleEvent::ready_reported});
+    }
+    if (message.watchdog && lifecycle_.state() == ServiceState::running) {
+        arm_watchdog();
+    }
+    if (message.main_pid) {
+        spdlog::debug("service '{}': ignoring MAINPID={}; procsup follows the process it "
+                      "started",
+                      config_.name, *message.main_pid);
+    }
+}
+
+void Service::arm_watchdog()
+{
+    if (!config_.watchdog || config_.type != ServiceType::notify) {
+        return;
+    }
+    watchdog_timer_.expires_after(*config_.watchdog);
+    watchdog_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+        if (auto self = weak.lock(); self && !ec) {
+            self->on_watchdog_expired();
+        }
+    });
+}
+
+void Service::on_watchdog_expired()
+{
+    if (lifecycle_.state() != ServiceState::running) {
+        return;
+    }
+    const std::string silence = format_duration(*config_.watchdog);
+    spdlog::warn("service '{}' stopped sending WATCHDOG=1 for {}; restarting it", config_.name,
+                 silence);
+    message_ = fmt::format("restarting: no WATCHDOG=1 for {}", silence);
+    next_run_reason_ = fmt::format("restarted {}: no WATCHDOG=1 for {}",
+                                   protocol::format_rfc3339(std::chrono::system_clock::now()),
+                                   silence);
+    ++watchdog_restarts_;
+    dispatch({LifecycleEvent::restart_requested});
+}
+
 void Service::notify(ServiceState from, ServiceState to)
 {
     if (from == to) {
@@ -329,6 +398,9 @@ void Service::apply(const LifecycleActions& actions)
     if (actions.arm_start_timer) {
         arm(start_timer_, config_.start_seconds, LifecycleEvent::start_window_passed);
     }
+    if (actions.arm_start_timeout) {
+        arm(start_timer_, config_.start_timeout, LifecycleEvent::start_timeout_elapsed);
+    }
     if (actions.spawn) {
         if (group_id_) {
             spawn_pending_ = true;  // The previous run's group is still draining.
@@ -353,8 +425,19 @@ void Service::arm(boost::asio::steady_timer& timer, Duration delay, LifecycleEve
         if (ec || !self) {
             return;  // Cancelled: the state moved on.
         }
-        self->dispatch({event});
+        self->on_timer(event);
     });
+}
+
+void Service::on_timer(LifecycleEvent event)
+{
+    if (event == LifecycleEvent::start_timeout_elapsed &&
+        lifecycle_.state() == ServiceState::starting) {
+        message_ = fmt::format("did not send READY=1 within {}",
+                               format_duration(config_.start_timeout));
+        spdlog::warn("service '{}' {}; stopping it", config_.name, message_);
+    }
+    dispatch({event});
 }
 
 std::vector<std::string> Service::build_environment() const
@@ -375,6 +458,15 @@ std::vector<std::string> Service::build_environment() const
     for (const auto& [key, value] : config_.environment) {
         env[key] = value;
     }
+    if (config_.type == ServiceType::notify && notify_socket_) {
+        // After `environment`: these address procsup, which alone decides them.
+        env["NOTIFY_SOCKET"] = notify_socket_->string();
+        if (config_.watchdog) {
+            using std::chrono::microseconds;
+            const auto usec = std::chrono::duration_cast<microseconds>(*config_.watchdog);
+            env["WATCHDOG_USEC"] = std::to_string(usec.count());
+        }
+    }
     // Lets procsup recognise the service's processes that leave its process group.
     env[std::string(service_marker_variable)] = config_.name;
     std::vector<std::string> result;
@@ -390,6 +482,11 @@ void Service::spawn_process()
     spawn_pending_ = false;
     ++spawn_attempts_;
     escaped_signalled_.clear();
+    notify_status_.clear();
+    if (config_.type == ServiceType::notify && !notify_socket_) {
+        on_spawn_failed("no notify socket to pass in NOTIFY_SOCKET (see the daemon log)");
+        return;
+    }
     if (config_.pidfile) {
         const auto dir = config_.pidfile->parent_path();
         if (::access(dir.c_str(), W_OK) != 0) {
@@ -527,6 +624,7 @@ void Service::on_main_exited(int wait_status)
     const Duration uptime = std::chrono::duration_cast<Duration>(Clock::now() - started_at_);
     const pid_t pid = *main_pid_;
     main_pid_.reset();
+    notify_status_.clear();
     last_exit_ = ExitStatus::from_wait_status(wait_status);
     if (config_.pidfile) {
         remove_pid_file(*config_.pidfile, pid);
@@ -544,7 +642,7 @@ void Service::on_main_exited(int wait_status)
             start_draining();
             return;
         }
-        dispatch(input);
+        finish_stop(input);
         return;
     }
     const std::string what = describe_exit(uptime);
@@ -565,6 +663,17 @@ std::string Service::describe_exit(Duration uptime) const
                                 ? fmt::format("was {}", last_exit_->describe())
                                 : fmt::format("exited with status {}", *last_exit_->code);
     return fmt::format("{} after {}", how, seconds_text(uptime));
+}
+
+void Service::finish_stop(const LifecycleInput& exit)
+{
+    // A start that timed out ends as a failed start; say what comes next, as for a crash.
+    const bool timed_out = lifecycle_.start_timed_out();
+    const std::string cause = message_;
+    dispatch(exit);
+    if (timed_out && lifecycle_.state() == ServiceState::backoff) {
+        report_outcome(cause, cause, lifecycle_);
+    }
 }
 
 void Service::start_draining()
@@ -617,7 +726,7 @@ void Service::on_drained()
     if (held_exit_) {
         const LifecycleInput input = *held_exit_;
         held_exit_.reset();
-        dispatch(input);
+        finish_stop(input);
     } else {
         notify(lifecycle_.state(), lifecycle_.state());
     }
@@ -749,6 +858,7 @@ bool Service::needs_restart_for(const ServiceConfig& config) const
     live.success_exit_codes = config_.success_exit_codes;
     live.stop_timeout = config_.stop_timeout;
     live.depends_on = config_.depends_on;
+    live.start_timeout = config_.start_timeout;
     return !(live == config_);
 }
 
@@ -782,7 +892,7 @@ ServiceStatus Service::status() const
     if (main_pid_) {
         s.uptime = std::chrono::duration_cast<Duration>(Clock::now() - started_at_);
     }
-    s.restarts = lifecycle_.restarts() + health_restarts_;
+    s.restarts = lifecycle_.restarts() + health_restarts_ + watchdog_restarts_;
     s.failed_starts = lifecycle_.failed_starts();
     s.health = health();
     s.health_output = health_output_;
@@ -790,6 +900,7 @@ ServiceStatus Service::status() const
     s.last_exit = last_exit_;
     s.since = since_;
     s.message = waiting_reason_.empty() ? message_ : waiting_reason_;
+    s.notify_status = notify_status_;
     return s;
 }
 

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <string_view>
 
 #include <spdlog/spdlog.h>
 
@@ -17,6 +18,9 @@ bool is_at_rest(ServiceState state)
     return state == ServiceState::stopped || state == ServiceState::exited ||
            state == ServiceState::fatal;
 }
+
+// Foreign senders on the notify socket get one debug line per interval, not one each.
+constexpr std::chrono::seconds ignored_notify_log_interval(10);
 
 std::string_view condition_word(DependencyCondition condition)
 {
@@ -48,7 +52,10 @@ Supervisor::Supervisor(boost::asio::io_context& io, Config config)
     : io_(io),
       config_(std::move(config)),
       environment_(std::make_shared<const Environment>(
-          service_base_environment(current_environment())))
+          service_base_environment(current_environment()))),
+      notify_socket_(io, [this](pid_t sender, std::string_view datagram) {
+          on_notify_message(sender, datagram);
+      })
 {
     for (const ServiceConfig& sc : config_.services) {
         services_.push_back(make_service(sc));
@@ -66,6 +73,9 @@ Supervisor::Supervisor(boost::asio::io_context& io, Config config)
 std::shared_ptr<Service> Supervisor::make_service(const ServiceConfig& config)
 {
     auto service = std::make_shared<Service>(io_, config, environment_, children_);
+    if (notify_socket_.is_open()) {
+        service->set_notify_socket(notify_socket_.path());
+    }
     service->set_listener([this](Service& s, ServiceState from, ServiceState to) {
         on_state_change(s, from, to);
     });
@@ -112,6 +122,8 @@ UpdateReport Supervisor::plan_update(const Config& next) const
 UpdateReport Supervisor::apply_update(Config next)
 {
     const UpdateReport report = plan_update(next);
+    // Before any start below: a service that became a notify one may spawn at once.
+    open_notify_socket_if_needed(next);
     for (const std::string& name : report.removed) {
         auto it = std::find_if(services_.begin(), services_.end(),
                                [&](const auto& s) { return s->name() == name; });
@@ -185,8 +197,67 @@ std::vector<ServiceStatus> Supervisor::status() const
     return result;
 }
 
+std::filesystem::path Supervisor::notify_socket_path() const
+{
+    std::filesystem::path path = config_.supervisor.socket;
+    path += ".notify";
+    return path;
+}
+
+void Supervisor::open_notify_socket_if_needed(const Config& config)
+{
+    const bool needed = std::any_of(config.services.begin(), config.services.end(),
+                                    [](const auto& s) { return s.type == ServiceType::notify; });
+    if (!needed || notify_socket_.is_open() || config_.supervisor.socket.empty()) {
+        return;
+    }
+    const std::filesystem::path path = notify_socket_path();
+    if (const std::error_code ec = notify_socket_.open(path)) {
+        // Each notify service then fails to start, saying so; the others run as usual.
+        spdlog::error("cannot open the notify socket '{}': {}; services of type = \"notify\" "
+                      "cannot start",
+                      path.string(), ec.message());
+        return;
+    }
+    spdlog::debug("listening for service notifications on '{}'", path.string());
+    for (const auto& s : services_) {
+        s->set_notify_socket(path);
+    }
+}
+
+void Supervisor::on_notify_message(pid_t sender, std::string_view datagram)
+{
+    for (const auto& s : services_) {
+        if (s->config().type == ServiceType::notify && s->owns_process(sender)) {
+            s->handle_notify(parse_notify_message(datagram));
+            return;
+        }
+    }
+    log_ignored_notify(sender);
+}
+
+void Supervisor::log_ignored_notify(pid_t sender)
+{
+    const auto now = std::chrono::steady_clock::now();
+    if (ignored_notify_logged_at_ &&
+        now - *ignored_notify_logged_at_ < ignored_notify_log_interval) {
+        ++ignored_notify_suppressed_;
+        return;
+    }
+    const std::string suppressed =
+        ignored_notify_suppressed_ > 0
+            ? fmt::format(" ({} more since the last such line)", ignored_notify_suppressed_)
+            : std::string();
+    spdlog::debug("ignoring a notify message from pid {}: not a process of a running notify "
+                  "service{}",
+                  sender, suppressed);
+    ignored_notify_logged_at_ = now;
+    ignored_notify_suppressed_ = 0;
+}
+
 void Supervisor::start_autostart_services()
 {
+    open_notify_socket_if_needed(config_);
     for (const auto& s : services_) {
         if (s->config().autostart) {
             request_start(*s);
@@ -469,6 +540,7 @@ void Supervisor::advance_shutdown()
         return stopped_by_shutdown_.contains(s->name()) && s->was_killed();
     });
     const int status = essential_exit_status_.value_or(any_killed ? 137 : 0);
+    notify_socket_.close();
     auto done = std::move(shutdown_done_);
     shutdown_done_ = nullptr;
     done(status);

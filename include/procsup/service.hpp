@@ -13,6 +13,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -24,6 +25,7 @@
 #include "procsup/exit_status.hpp"
 #include "procsup/health_check.hpp"
 #include "procsup/lifecycle.hpp"
+#include "procsup/notify_message.hpp"
 #include "procsup/service_status.hpp"
 
 namespace procsup {
@@ -73,6 +75,18 @@ public:
 
     void set_listener(StateListener listener) { listener_ = std::move(listener); }
 
+    // The daemon's notify socket, passed in NOTIFY_SOCKET to a service of type = "notify";
+    // nullopt when there is none (such a service then fails to start).
+    void set_notify_socket(std::optional<std::filesystem::path> path)
+    {
+        notify_socket_ = std::move(path);
+    }
+    // True when `pid` may speak for the service on the notify socket: its main process, or
+    // a member of its process group while the main process lives.
+    bool owns_process(pid_t pid) const;
+    // Acts on a message from one of the service's own processes (see owns_process).
+    void handle_notify(const NotifyMessage& message);
+
     const std::string& name() const { return config_.name; }
     const ServiceConfig& config() const { return config_; }
     ServiceState state() const { return lifecycle_.state(); }
@@ -111,6 +125,8 @@ private:
     std::vector<pid_t> escaped_processes() const;
     void cancel_timers();
     void arm(boost::asio::steady_timer& timer, Duration delay, LifecycleEvent event);
+    void on_timer(LifecycleEvent event);
+    void finish_stop(const LifecycleInput& exit);
     std::vector<std::string> build_environment() const;
     std::shared_ptr<OutputSink> make_sink(const OutputTarget& target, const char* stream);
     void start_health_checks();
@@ -118,6 +134,8 @@ private:
     void schedule_health_check(Duration delay);
     void run_health_check();
     void on_health_result(const HealthResult& result);
+    void arm_watchdog();
+    void on_watchdog_expired();
 
     boost::asio::io_context& io_;
     ServiceConfig config_;
@@ -131,8 +149,9 @@ private:
     std::optional<ExitStatus> last_exit_;
     std::optional<LifecycleInput> held_exit_;  // an exit while stopping, held until drained
     unsigned spawn_attempts_ = 0;
-    int health_restarts_ = 0;
-    std::set<pid_t> escaped_signalled_;  // escaped processes already sent the stop signal  // restarts for failing health checks (the table counts crashes)
+    int health_restarts_ = 0;  // restarts for failing health checks (the table counts crashes)
+    int watchdog_restarts_ = 0;  // restarts for a silent watchdog
+    std::set<pid_t> escaped_signalled_;  // escaped processes already sent the stop signal
     bool spawn_pending_ = false;               // a spawn waiting for the old group to go
     bool drain_signalled_ = false;
     std::chrono::steady_clock::time_point drain_deadline_{};
@@ -144,6 +163,8 @@ private:
     std::optional<HealthTracker> health_tracker_;
     std::unique_ptr<HealthProbe> health_probe_;
     std::string health_output_;
+    std::optional<std::filesystem::path> notify_socket_;
+    std::string notify_status_;  // the last STATUS= of the current run
 
     std::shared_ptr<OutputSink> stdout_sink_;
     std::shared_ptr<OutputSink> stderr_sink_;
@@ -154,6 +175,7 @@ private:
     boost::asio::steady_timer stop_timer_;
     boost::asio::steady_timer drain_timer_;
     boost::asio::steady_timer health_timer_;
+    boost::asio::steady_timer watchdog_timer_;
 };
 
 }  // namespace procsup

@@ -29,6 +29,7 @@ struct ServiceStatus {
     std::string message;  // why it is in this state: the last error, what it waits for
     std::string health_output;  // the last check's output or error, truncated
     int health_failures = 0;    // the current streak of failed checks
+    std::string notify_status;  // the last STATUS= of a notify service's current run
 };
 
 }  // namespace procsup

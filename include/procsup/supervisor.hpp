@@ -8,6 +8,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "procsup/config.hpp"
+#include "procsup/notify_socket.hpp"
 #include "procsup/service.hpp"
 
 namespace procsup {
@@ -68,7 +70,8 @@ public:
     Supervisor(const Supervisor&) = delete;
     Supervisor& operator=(const Supervisor&) = delete;
 
-    // Starts every autostart service, dependencies first.
+    // Opens the notify socket when some service has type = "notify" (the control socket's
+    // folder must exist by then), then starts every autostart service, dependencies first.
     void start_autostart_services();
 
     // Acts on the named services (all of them must exist). With `wait`, `done` runs once every
@@ -96,8 +99,12 @@ public:
     UpdateReport plan_update(const Config& next) const;
     // Applies `next`: starts added autostart services, stops and forgets removed ones,
     // restarts changed ones, leaves the rest (and their processes) alone. A fatal service
-    // gets another start. [supervisor] settings are kept until the daemon restarts.
+    // gets another start. [supervisor] settings are kept until the daemon restarts. Opens
+    // the notify socket when the first service of type = "notify" comes in.
     UpdateReport apply_update(Config next);
+
+    // "<control socket>.notify": where services of type = "notify" send their messages.
+    std::filesystem::path notify_socket_path() const;
 
     const Service* find(std::string_view name) const;
     Service* find(std::string_view name);
@@ -129,6 +136,9 @@ private:
     void advance_shutdown();
     bool has_live_dependents(const Service& service) const;
     void on_essential_end(const Service& service);
+    void open_notify_socket_if_needed(const Config& config);
+    void on_notify_message(pid_t sender, std::string_view datagram);
+    void log_ignored_notify(pid_t sender);
 
     boost::asio::io_context& io_;
     Config config_;
@@ -136,6 +146,11 @@ private:
     ChildRegistry children_;  // before services_: they keep a reference to it
     std::shared_ptr<Service> make_service(const ServiceConfig& config);
     void retire_finished();
+
+    // Created only when needed; removed when the shutdown is complete.
+    NotifySocket notify_socket_;
+    std::optional<std::chrono::steady_clock::time_point> ignored_notify_logged_at_;
+    int ignored_notify_suppressed_ = 0;
 
     std::vector<std::shared_ptr<Service>> services_;  // dependency order
     std::vector<std::shared_ptr<Service>> retiring_;  // removed by update, still stopping
