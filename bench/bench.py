@@ -14,6 +14,7 @@ import glob
 import json
 import os
 import platform
+import shlex
 import shutil
 import signal
 import socket
@@ -301,7 +302,7 @@ class Supervisord:
 
     def program_lines(self, name, s):
         restart = "true" if s.get("restart", "always") == "always" else "false"
-        lines = [f"[program:{name}]", "command=" + " ".join(s["command"]), "startsecs=0",
+        lines = [f"[program:{name}]", "command=" + shlex.join(s["command"]), "startsecs=0",
                  f"autorestart={restart}", "startretries=1000000"]
         out = s.get("log")
         if out == "null":
@@ -548,7 +549,8 @@ def w_logs():
                 spec = {"command": cmd, "restart": "never",
                         "log": {"file": "out.log", "max": size, "backups": backups}}
                 cls = Procsup if kind == "procsup" else Supervisord
-                tool = started(cls, "logs", {"writer": spec})
+                tool = cls(d, {"writer": spec})  # in d: the files counted are d/logs/*
+                tool.start()
                 try:
                     wait_for(lambda: os.path.exists(ready), f"{kind}: writer ready")
                     took, cpu, got = timed_write(logs, "out.log", total, go, tool.pid)
