@@ -906,7 +906,8 @@ def machine():
 def chart(rows, path):
     points = [(f"{r['workload'].split(' ', 1)[1]}: {short_metric(r)}", r["factor"])
               for r in rows if r["factor"] not in (None, float("inf"))]
-    infinite = [f"{r['workload'].split(' ', 1)[1]}" for r in rows if r["factor"] == float("inf")]
+    infinite = [f"{r['workload'].split(' ', 1)[1]}: {short_metric(r)}" for r in rows
+                if r["factor"] == float("inf")]
     if not points or not shutil.which("gnuplot"):
         log("no chart: nothing to plot or no gnuplot")
         return
@@ -930,7 +931,7 @@ set ytics nomirror
 set grid x
 unset key
 set arrow from 1, graph 0 to 1, graph 1 nohead lc rgb "red" lw 2
-plot "{data}" using (sqrt($2*0.1)):($0):(sqrt($2*0.1)-0.1):($2-sqrt($2*0.1)):(0.35):(0.35):ytic(1) \\
+plot "{data}" using (0.1):($0):(0.1):($2):($0-0.35):($0+0.35):ytic(1) \\
      with boxxyerror lc rgb "#3070b0", \\
      "" using ($2):($0):3 with labels left offset 0.5,0
 """
@@ -979,8 +980,20 @@ def write_results(results, rows, command, elapsed):
         f.write("\n".join(md) + "\n")
 
 
+def redraw():
+    """--redraw: the chart again from results.json, e.g. after a change to its layout."""
+    with open(os.path.join(RESULTS, "results.json")) as f:
+        rows = json.load(f)["rows"]
+    for r in rows:
+        r["factor"] = float(r["factor"]) if r["factor"] is not None else None
+    chart(rows, os.path.join(RESULTS, "chart.png"))
+
+
 def main():
     global WORK
+    if sys.argv[1:] == ["--redraw"]:
+        redraw()
+        return
     selected = os.environ.get("WORKLOADS", ",".join(WORKLOADS)).split(",")
     command = os.environ.get("BENCH_COMMAND", " ".join(sys.argv))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
