@@ -24,6 +24,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr Duration drain_poll_interval = std::chrono::milliseconds(20);
+// A service restarting within a second or two logs freely; a crash loop at a tiny backoff is
+// cut to ten lines per ten seconds plus a count of what was left out.
+constexpr int log_throttle_burst = 10;
+constexpr Duration log_throttle_window = std::chrono::seconds(10);
 constexpr int pipe_capacity = 1 << 20;
 
 std::string seconds_text(Duration d)
@@ -131,6 +135,7 @@ Service::Service(boost::asio::io_context& io, ServiceConfig config,
       lifecycle_(LifecyclePolicy::from(config_)),
       since_(std::chrono::system_clock::now()),
       children_(children),
+      log_throttle_(log_throttle_burst, log_throttle_window),
       start_timer_(io),
       backoff_timer_(io),
       stop_timer_(io),
@@ -489,7 +494,9 @@ void Service::on_spawned(pid_t pid, OutputPipes& pipes)
                          config_.name, config_.pidfile->string(), ec.message());
         }
     }
-    spdlog::info("service '{}' started (pid {})", config_.name, pid);
+    if (may_log_lifecycle()) {
+        spdlog::info("service '{}' started (pid {})", config_.name, pid);
+    }
     dispatch({LifecycleEvent::spawned});
 }
 
@@ -504,6 +511,7 @@ void Service::on_spawn_failed(const std::string& reason)
 void Service::report_outcome(const std::string& what, const std::string& cause,
                              const Lifecycle& outcome)
 {
+    const bool log = may_log_lifecycle();
     switch (outcome.state()) {
     case ServiceState::backoff: {
         const int attempt = outcome.failed_starts() + 1;
@@ -512,25 +520,44 @@ void Service::report_outcome(const std::string& what, const std::string& cause,
                                    : std::string();
         const std::string delay = format_duration(outcome.backoff_delay(outcome.failed_starts()));
         message_ = fmt::format("{}; retrying in {} (attempt {}{})", cause, delay, attempt, of);
-        spdlog::warn("service '{}' {}; retrying in {} (attempt {}{})", config_.name, what, delay,
-                     attempt, of);
+        if (log) {
+            spdlog::warn("service '{}' {}; retrying in {} (attempt {}{})", config_.name, what,
+                         delay, attempt, of);
+        }
         return;
     }
     case ServiceState::starting:
-        spdlog::info("service '{}' {}; restarting now", config_.name, what);
+        if (log) {
+            spdlog::info("service '{}' {}; restarting now", config_.name, what);
+        }
         return;
     case ServiceState::exited:
-        spdlog::info("service '{}' {}; not restarting (restart = {})", config_.name, what,
-                     policy_name(config_.restart));
+        if (log) {
+            spdlog::info("service '{}' {}; not restarting (restart = {})", config_.name, what,
+                         policy_name(config_.restart));
+        }
         return;
     case ServiceState::fatal:
         return;  // notify() has said it at error level.
     case ServiceState::stopped:
     case ServiceState::running:
     case ServiceState::stopping:
-        spdlog::info("service '{}' {}", config_.name, what);
+        if (log) {
+            spdlog::info("service '{}' {}", config_.name, what);
+        }
         return;
     }
+}
+
+bool Service::may_log_lifecycle()
+{
+    const LogThrottle::Verdict verdict = log_throttle_.check(Clock::now());
+    if (verdict.suppressed) {
+        spdlog::info("service '{}': {} lifecycle log lines left out in the last {} (it is "
+                     "restarting quickly)",
+                     config_.name, *verdict.suppressed, format_duration(log_throttle_window));
+    }
+    return verdict.log;
 }
 
 bool Service::handle_exit(pid_t pid, int wait_status)
@@ -694,8 +721,10 @@ std::vector<pid_t> Service::escaped_processes() const
     }
     const std::string marker = std::string(service_marker_variable) + "=" + config_.name;
     for (pid_t pid : direct_children()) {
-        if (pid != main_pid_.value_or(0) && process_group_of(pid) != group_id_.value_or(0) &&
-            environment_contains(pid, marker)) {
+        // Known children (services' main processes, health checks) are skipped before the
+        // costly look into /proc/PID/environ: in steady state that is every child.
+        if (pid != main_pid_.value_or(0) && !(is_known_child_ && is_known_child_(pid)) &&
+            process_group_of(pid) != group_id_.value_or(0) && environment_contains(pid, marker)) {
             escaped.push_back(pid);
         }
     }

@@ -24,6 +24,7 @@
 #include "procsup/exit_status.hpp"
 #include "procsup/health_check.hpp"
 #include "procsup/lifecycle.hpp"
+#include "procsup/log_throttle.hpp"
 #include "procsup/service_status.hpp"
 
 namespace procsup {
@@ -96,6 +97,12 @@ public:
     void abandon_start(std::string reason);
 
     void set_listener(StateListener listener) { listener_ = std::move(listener); }
+    // Tells children of the daemon that belong to someone (any service's main process, a
+    // health check) from escaped ones.
+    void set_known_child_test(std::function<bool(pid_t)> test)
+    {
+        is_known_child_ = std::move(test);
+    }
 
     const std::string& name() const { return config_.name; }
     const ServiceConfig& config() const { return config_; }
@@ -115,6 +122,7 @@ public:
 
 private:
     void report_stale_pid_file() const;
+    bool may_log_lifecycle();
     void dispatch(const LifecycleInput& input);
     void apply(const LifecycleActions& actions);
     void notify(ServiceState from, ServiceState to);
@@ -150,6 +158,7 @@ private:
     std::shared_ptr<const Environment> base_environment_;
     Lifecycle lifecycle_;
     StateListener listener_;
+    std::function<bool(pid_t)> is_known_child_;
 
     std::optional<pid_t> main_pid_;
     std::optional<pid_t> group_id_;  // kept after the main process is gone, while draining
@@ -167,6 +176,7 @@ private:
     std::string next_run_reason_;  // shown once the next run starts: why it was restarted
     std::string waiting_reason_;
     ChildWatcher& children_;
+    LogThrottle log_throttle_;
     std::optional<HealthTracker> health_tracker_;
     std::unique_ptr<HealthProbe> health_probe_;
     std::string health_output_;
