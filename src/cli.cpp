@@ -17,6 +17,7 @@
 
 #include "procsup/config.hpp"
 #include "procsup/control_client.hpp"
+#include "procsup/exit_codes.hpp"
 #include "procsup/daemon.hpp"
 #include "procsup/logs_command.hpp"
 #include "procsup/protocol.hpp"
@@ -29,12 +30,6 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr int exit_ok = 0;
-constexpr int exit_failed = 1;
-constexpr int exit_usage = 2;
-constexpr int exit_not_running = 3;
-constexpr int exit_unknown_service = 4;
-constexpr int exit_unreachable = 5;
 
 const char* const default_config = "/etc/procsup/procsup.toml";
 
@@ -80,37 +75,6 @@ std::filesystem::path resolve_socket(const GlobalOptions& global)
     return default_socket_path(env);
 }
 
-class Client {
-public:
-    explicit Client(const GlobalOptions& global) : global_(global) {}
-
-    // Sends `request` and returns the reply, or an exit status when there is none to use.
-    std::variant<json::object, int> call(json::object request)
-    {
-        const std::filesystem::path socket = resolve_socket(global_);
-        std::string error;
-        if (!client_.connect(socket, error)) {
-            std::fprintf(stderr, "procsup: %s\n(is the daemon running? start it with "
-                                 "'procsup daemon')\n",
-                         error.c_str());
-            return exit_unreachable;
-        }
-        request["version"] = protocol::version;
-        auto reply = client_.call(request, error);
-        if (!reply) {
-            std::fprintf(stderr, "procsup: %s\n", error.c_str());
-            return exit_unreachable;
-        }
-        return std::move(*reply);
-    }
-
-    ControlClient& connection() { return client_; }
-
-private:
-    const GlobalOptions& global_;
-    ControlClient client_;
-};
-
 // Reports a daemon error reply and maps it to an exit status; nullopt for a success reply.
 std::optional<int> check_error(const json::object& reply, bool as_json)
 {
@@ -135,6 +99,50 @@ std::optional<int> check_error(const json::object& reply, bool as_json)
     return exit_failed;
 }
 
+class Client {
+public:
+    explicit Client(const GlobalOptions& global) : global_(global) {}
+
+    // Sends `request` and returns the reply, or an exit status when there is none to use.
+    std::variant<json::object, int> call(json::object request)
+    {
+        const std::filesystem::path socket = resolve_socket(global_);
+        std::string error;
+        if (!client_.connect(socket, error)) {
+            std::fprintf(stderr, "procsup: %s\n(is the daemon running? start it with "
+                                 "'procsup daemon')\n",
+                         error.c_str());
+            return exit_unreachable;
+        }
+        request["version"] = protocol::version;
+        auto reply = client_.call(request, error);
+        if (!reply) {
+            std::fprintf(stderr, "procsup: %s\n", error.c_str());
+            return exit_unreachable;
+        }
+        return std::move(*reply);
+    }
+
+    // Like call(), but an error reply is reported here: the caller gets the successful
+    // reply, or the exit status to end with.
+    std::variant<json::object, int> ask(json::object request)
+    {
+        auto reply = call(std::move(request));
+        if (const auto* r = std::get_if<json::object>(&reply)) {
+            if (const auto status = check_error(*r, global_.json)) {
+                return *status;
+            }
+        }
+        return reply;
+    }
+
+    ControlClient& connection() { return client_; }
+
+private:
+    const GlobalOptions& global_;
+    ControlClient client_;
+};
+
 json::array names_array(const std::vector<std::string>& names)
 {
     json::array a;
@@ -152,14 +160,11 @@ bool use_color()
 int cmd_status(const GlobalOptions& global, const std::vector<std::string>& names)
 {
     Client client(global);
-    auto reply = client.call({{"command", "status"}, {"services", names_array(names)}});
+    auto reply = client.ask({{"command", "status"}, {"services", names_array(names)}});
     if (const int* status = std::get_if<int>(&reply)) {
         return *status;
     }
     const json::object& r = std::get<json::object>(reply);
-    if (const auto status = check_error(r, global.json)) {
-        return *status;
-    }
     const json::array& services = r.at("services").as_array();
     if (global.json) {
         json::object out{{"schema_version", r.at("schema_version")}, {"services", services}};
@@ -183,19 +188,13 @@ int cmd_status(const GlobalOptions& global, const std::vector<std::string>& name
 // still starting its checks.
 int cmd_health(const GlobalOptions& global, const std::vector<std::string>& names, bool all)
 {
-    if (names.empty() && !all) {
-        std::fprintf(stderr, "procsup: health: name at least one service, or use --all\n");
-        return exit_usage;
-    }
+    (void)all;  // No names means every service, so `HEALTHCHECK CMD procsup health` works.
     Client client(global);
-    auto reply = client.call({{"command", "status"}, {"services", names_array(names)}});
+    auto reply = client.ask({{"command", "status"}, {"services", names_array(names)}});
     if (const int* status = std::get_if<int>(&reply)) {
         return *status;
     }
     const json::object& r = std::get<json::object>(reply);
-    if (const auto status = check_error(r, global.json)) {
-        return *status;
-    }
     int worst = exit_ok;
     json::array report;
     for (const json::value& v : r.at("services").as_array()) {
@@ -261,7 +260,7 @@ int cmd_action(const GlobalOptions& global, const std::string& command,
         request["signal"] = signal;
     }
     Client client(global);
-    auto reply = client.call(std::move(request));
+    auto reply = client.ask(std::move(request));
     if (const int* status = std::get_if<int>(&reply)) {
         return *status;
     }
@@ -276,9 +275,6 @@ int cmd_simple(const GlobalOptions& global, const std::string& command, const ch
         return *status;
     }
     const json::object& r = std::get<json::object>(reply);
-    if (const auto status = check_error(r, global.json)) {
-        return *status;
-    }
     if (global.json) {
         std::cout << json::serialize(r) << "\n";
     } else if (done) {
@@ -312,7 +308,7 @@ void wait_for_exit(pid_t pid, std::chrono::milliseconds limit)
 int cmd_shutdown(const GlobalOptions& global, bool no_wait)
 {
     Client client(global);
-    auto reply = client.call({{"command", "shutdown"}});
+    auto reply = client.ask({{"command", "shutdown"}});
     if (const int* status = std::get_if<int>(&reply)) {
         return *status;
     }
@@ -348,13 +344,11 @@ int cmd_update(const GlobalOptions& global, bool dry_run)
         return *status;
     }
     const json::object& r = std::get<json::object>(reply);
-    if (const auto status = check_error(r, global.json)) {
-        return *status;
-    }
     if (global.json) {
         std::cout << json::serialize(r) << "\n";
     } else {
-        std::cout << (dry_run ? "would change: " : "") << r.at("summary").as_string() << "\n";
+        std::cout << (dry_run ? "would change: " : "")
+                  << std::string(r.at("summary").as_string()) << "\n";
     }
     return exit_ok;
 }
@@ -463,7 +457,7 @@ int run_cli(int argc, char** argv)
     auto* status = app.add_subcommand("status", "show services");
     status->add_option("names", names, "services (default: all)");
     auto* health = app.add_subcommand("health", "exit 0 when the services are healthy");
-    health->add_option("names", names, "services");
+    health->add_option("names", names, "services (default: all)");
     health->add_flag("--all", all, "every service");
 
     auto add_action = [&](const char* name, const char* help) {

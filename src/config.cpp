@@ -480,7 +480,9 @@ std::vector<fs::path> ConfigLoader::glob_include(const IncludePattern& include)
     // wrote them.
     fs::path pattern = file_.parent_path() / include.pattern;
     glob_t matches{};
-    int rc = ::glob(pattern.c_str(), GLOB_ERR, nullptr, &matches);
+    // No GLOB_ERR: a pattern whose folder does not exist yet (conf.d/*.toml on a fresh
+    // host) matches nothing, as an empty folder would.
+    int rc = ::glob(pattern.c_str(), 0, nullptr, &matches);
     std::unique_ptr<glob_t, void (*)(glob_t*)> release(&matches, &::globfree);
     bool is_pattern = include.pattern.find_first_of("*?[") != std::string::npos;
     if (rc == GLOB_NOMATCH) {
@@ -726,6 +728,7 @@ void ConfigLoader::read_output_keys(const TableReader& t, LoadedService& service
     config.stdout_target =
         OutputTarget{OutputTarget::Kind::file, config_.supervisor.log_dir / (config.name + ".log")};
     assign(config.stdout_target, read_output(t, "stdout", false));
+    config.stdout_is_default = !t.has("stdout");
     assign(config.stderr_target, read_output(t, "stderr", true));
     service.stdout_position = t.key_position("stdout");
     service.stderr_position = t.key_position("stderr");

@@ -422,6 +422,11 @@ std::string TableReader::key_path(std::string_view key) const
     return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
 }
 
+bool TableReader::has(std::string_view key) const
+{
+    return table_.find(key) != table_.end();
+}
+
 Position TableReader::key_position(std::string_view key) const
 {
     auto it = table_.find(key);

@@ -138,6 +138,7 @@ public:
     Position table_position() const { return position_of(table_.source()); }
     // The position of `key` itself, or of the table when the key is absent.
     Position key_position(std::string_view key) const;
+    bool has(std::string_view key) const;
     const toml::node* find(std::string_view key) const { return table_.get(key); }
 
     void report_at_key(std::string_view key, std::string message) const;

@@ -10,6 +10,7 @@
 #include <boost/asio/signal_set.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include <spdlog/spdlog.h>
@@ -149,6 +150,20 @@ std::optional<int> detach(ReadinessReport& report)
     redirect_stdio_to_null();
     report = ReadinessReport(fds[1]);
     return std::nullopt;
+}
+
+// In a container (procsup is PID 1) or under journald, output belongs on the daemon's own
+// stdout, where the log collector reads it: services that name no `stdout` inherit it.
+void apply_output_defaults(Config& config)
+{
+    if (::getpid() != 1 && std::getenv("JOURNAL_STREAM") == nullptr) {
+        return;
+    }
+    for (ServiceConfig& s : config.services) {
+        if (s.stdout_is_default) {
+            s.stdout_target = OutputTarget{OutputTarget::Kind::inherit, {}};
+        }
+    }
 }
 
 class Daemon {
@@ -438,6 +453,7 @@ boost::json::object Daemon::update(bool dry_run)
     Config next;
     try {
         next = load_config(config_.file, current_environment());
+        apply_output_defaults(next);
     } catch (const ConfigError& e) {
         boost::json::array errors;
         for (const ConfigDiagnostic& d : e.diagnostics()) {
@@ -455,6 +471,16 @@ boost::json::object Daemon::update(bool dry_run)
     }
     if (!dry_run) {
         notifier_.reloading();
+        if (next.supervisor.socket != config_.supervisor.socket ||
+            next.supervisor.log != config_.supervisor.log ||
+            next.supervisor.pidfile != config_.supervisor.pidfile ||
+            next.supervisor.socket_mode != config_.supervisor.socket_mode ||
+            next.supervisor.socket_group != config_.supervisor.socket_group ||
+            next.supervisor.log_level != config_.supervisor.log_level) {
+            spdlog::warn("[supervisor] settings changed in '{}'; they take effect when the "
+                         "daemon restarts, not on update",
+                         config_.file.string());
+        }
     }
     const UpdateReport report = dry_run ? supervisor_.plan_update(next)
                                         : supervisor_.apply_update(std::move(next));
@@ -493,6 +519,9 @@ int run_daemon(const DaemonOptions& options)
             std::fprintf(stderr, "%s\n", d.to_string().c_str());
         }
         return 2;
+    }
+    if (!options.config) {
+        apply_output_defaults(config);
     }
     if (options.pidfile) {
         config.supervisor.pidfile = std::filesystem::absolute(*options.pidfile);

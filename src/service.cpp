@@ -103,6 +103,30 @@ Service::Service(boost::asio::io_context& io, ServiceConfig config,
 {
     stdout_sink_ = make_sink(config_.stdout_target, "stdout");
     stderr_sink_ = make_sink(config_.stderr_target, "stderr");
+    report_stale_pid_file();
+}
+
+void Service::report_stale_pid_file() const
+{
+    if (!config_.pidfile) {
+        return;
+    }
+    const PidFileState found = inspect_pid_file(*config_.pidfile);
+    using Kind = PidFileState::Kind;
+    if (found.kind == Kind::live) {
+        spdlog::warn("service '{}': PID file '{}' names PID {}, which runs but was not started "
+                     "by this daemon; procsup will not signal it, and replaces the file when "
+                     "the service starts",
+                     config_.name, config_.pidfile->string(), *found.pid);
+    } else if (found.kind == Kind::dead || found.kind == Kind::reused ||
+               found.kind == Kind::invalid) {
+        spdlog::info("service '{}': PID file '{}' is stale ({}); it is replaced when the service "
+                     "starts",
+                     config_.name, config_.pidfile->string(),
+                     found.kind == Kind::invalid ? "not a PID"
+                     : found.kind == Kind::dead  ? "its process is gone"
+                                                 : "its PID now belongs to another program");
+    }
 }
 
 std::shared_ptr<OutputSink> Service::make_sink(const OutputTarget& target, const char* stream)
@@ -255,6 +279,7 @@ void Service::on_health_result(const HealthResult& result)
         next_run_reason_ = fmt::format("restarted {}: unhealthy ({})",
                                        protocol::format_rfc3339(std::chrono::system_clock::now()),
                                        result.output);
+        ++health_restarts_;
         dispatch({LifecycleEvent::restart_requested});
         return;
     }
@@ -364,6 +389,7 @@ void Service::spawn_process()
 {
     spawn_pending_ = false;
     ++spawn_attempts_;
+    escaped_signalled_.clear();
     if (config_.pidfile) {
         const auto dir = config_.pidfile->parent_path();
         if (::access(dir.c_str(), W_OK) != 0) {
@@ -557,9 +583,18 @@ void Service::start_draining()
 
 void Service::poll_drain()
 {
-    if (!group_alive() && escaped_processes().empty()) {
+    const std::vector<pid_t> escaped = escaped_processes();
+    if (!group_alive() && escaped.empty()) {
         on_drained();
         return;
+    }
+    // A process that left the group shows up here once its parent died and it was
+    // re-parented to procsup: it gets the stop signal then, like the group before it.
+    for (pid_t pid : escaped) {
+        if (escaped_signalled_.insert(pid).second) {
+            ::kill(pid, config_.stop_signal);
+            ::kill(pid, SIGCONT);
+        }
     }
     if (lifecycle_.state() != ServiceState::stopping && Clock::now() >= drain_deadline_) {
         spdlog::warn("service '{}': leftover processes did not stop within {}; sending SIGKILL "
@@ -747,7 +782,7 @@ ServiceStatus Service::status() const
     if (main_pid_) {
         s.uptime = std::chrono::duration_cast<Duration>(Clock::now() - started_at_);
     }
-    s.restarts = lifecycle_.restarts();
+    s.restarts = lifecycle_.restarts() + health_restarts_;
     s.failed_starts = lifecycle_.failed_starts();
     s.health = health();
     s.health_output = health_output_;

@@ -93,6 +93,9 @@ struct ServiceConfig {
     bool nohup = false;
     std::optional<std::filesystem::path> pidfile;
     OutputTarget stdout_target;
+    // No `stdout` key: the daemon may choose "inherit" instead of the file (as PID 1 or
+    // under journald, see README "Logs").
+    bool stdout_is_default = false;
     OutputTarget stderr_target{OutputTarget::Kind::merge_into_stdout, {}};
     std::uint64_t log_max_size = 10'000'000;  // 0: never rotate by size
     int log_backups = 5;

@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <system_error>
 
@@ -89,6 +90,7 @@ public:
     ServiceStatus status() const;
 
 private:
+    void report_stale_pid_file() const;
     void dispatch(const LifecycleInput& input);
     void apply(const LifecycleActions& actions);
     void notify(ServiceState from, ServiceState to);
@@ -129,6 +131,8 @@ private:
     std::optional<ExitStatus> last_exit_;
     std::optional<LifecycleInput> held_exit_;  // an exit while stopping, held until drained
     unsigned spawn_attempts_ = 0;
+    int health_restarts_ = 0;
+    std::set<pid_t> escaped_signalled_;  // escaped processes already sent the stop signal  // restarts for failing health checks (the table counts crashes)
     bool spawn_pending_ = false;               // a spawn waiting for the old group to go
     bool drain_signalled_ = false;
     std::chrono::steady_clock::time_point drain_deadline_{};

@@ -231,3 +231,47 @@ command = ["sh", "-c", "(sleep 0.3 &); exec sleep 1000"]
         CHECK(f.state_of("parent") == "running");
     }
 }
+
+TEST_SUITE("daemon")
+{
+    TEST_CASE("a service PID file naming someone else's process is replaced, never signalled" *
+              doctest::timeout(60))
+    {
+        Fixture f;
+        // An unrelated program whose PID sits in a stale PID file.
+        const pid_t stranger = f.start_background({"sleep", "1000"});
+        write_file(f.path("app.pid"), std::to_string(stranger) + "\n");
+        f.write_config(R"(
+[services.app]
+command = ["sleep", "1001"]
+pidfile = "@DIR@/app.pid"
+)");
+        f.start_daemon();
+        REQUIRE(wait_until([&] { return f.state_of("app") == "running"; }));
+        CHECK(read_pid(f.path("app.pid")) == f.pid_of("app"));
+        CHECK(read_file(f.log_path()).find("was not started by this daemon") !=
+              std::string::npos);
+        CHECK(f.cli({"stop", "app"}).exit_code == 0);
+        CHECK(process_alive(stranger));
+    }
+
+    TEST_CASE("under journald a service without a stdout key writes to the daemon's stdout" *
+              doctest::timeout(60))
+    {
+        Fixture f;
+        f.write_config(R"(
+[services.chatty]
+command = ["sh", "-c", "echo hello from chatty; exec sleep 1000"]
+[services.filed]
+command = ["sh", "-c", "echo to the file; exec sleep 1000"]
+stdout = "@DIR@/filed.log"
+)");
+        f.start_foreground_daemon({}, {"JOURNAL_STREAM=8:1234"});
+        CHECK(wait_until([&] {
+            return read_file(f.path("daemon.out")).find("chatty | hello from chatty") !=
+                   std::string::npos;
+        }));
+        CHECK(wait_until([&] { return read_file(f.path("filed.log")) == "to the file\n"; }));
+        CHECK(read_file(f.path("daemon.out")).find("to the file") == std::string::npos);
+    }
+}

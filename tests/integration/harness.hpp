@@ -83,9 +83,11 @@ public:
 
     // `procsup daemon` in the foreground, as a container or systemd runs it; stdout and
     // stderr go to daemon.out / daemon.err in the folder. The fixture kills it at cleanup.
-    pid_t start_foreground_daemon(const std::vector<std::string>& extra_args = {});
+    pid_t start_foreground_daemon(const std::vector<std::string>& extra_args = {},
+                                  const std::vector<std::string>& extra_env = {});
     // Starts any command in the background the same way (e.g. `procsup run`).
-    pid_t start_background(const std::vector<std::string>& argv);
+    pid_t start_background(const std::vector<std::string>& argv,
+                           const std::vector<std::string>& extra_env = {});
     // Collects a process started by the two above: its exit code, or nullopt on timeout.
     std::optional<int> wait_exit_of(pid_t pid, std::chrono::milliseconds limit = 20s);
 

@@ -124,7 +124,10 @@ command = ["sh", "-c", "setsid sh -c 'echo $$ > @DIR@/escaped.pid; exec sleep 10
         const pid_t escaped = *read_pid(f.path("escaped.pid"));
         REQUIRE(process_alive(escaped));
         CHECK(::getsid(escaped) == escaped);  // It really left the service's session.
+        const auto t0 = std::chrono::steady_clock::now();
         CHECK(f.cli({"stop", "forker"}).exit_code == 0);
+        // It got the stop signal, not the SIGKILL at stop_timeout (10 s).
+        CHECK(std::chrono::steady_clock::now() - t0 < 5s);
         CHECK_FALSE(process_alive(escaped));
         CHECK(processes_with_token(f.token()).size() == 1);
     }
