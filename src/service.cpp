@@ -31,12 +31,6 @@ std::string seconds_text(Duration d)
     return fmt::format("{:.1f}s", std::chrono::duration<double>(d).count());
 }
 
-// The service's own pipe: read end for the daemon, write end for the child.
-struct Pipe {
-    int read_fd = -1;
-    int write_fd = -1;
-};
-
 std::optional<Pipe> make_pipe()
 {
     int fds[2];
@@ -86,6 +80,48 @@ bool needs_pipe(const OutputTarget& target)
 }
 
 }  // namespace
+
+bool OutputPipes::open(bool want_out, bool want_err)
+{
+    if (want_out) {
+        const auto p = make_pipe();
+        if (!p) {
+            return false;
+        }
+        out = *p;
+    }
+    if (want_err) {
+        const auto p = make_pipe();
+        if (!p) {
+            return false;
+        }
+        err = *p;
+    }
+    return true;
+}
+
+void OutputPipes::close_write_ends()
+{
+    close_fd(out.write_fd);
+    close_fd(err.write_fd);
+}
+
+int OutputPipes::take_out_read_end()
+{
+    return std::exchange(out.read_fd, -1);
+}
+
+int OutputPipes::take_err_read_end()
+{
+    return std::exchange(err.read_fd, -1);
+}
+
+OutputPipes::~OutputPipes()
+{
+    close_write_ends();
+    close_fd(out.read_fd);
+    close_fd(err.read_fd);
+}
 
 Service::Service(boost::asio::io_context& io, ServiceConfig config,
                  std::shared_ptr<const Environment> base_environment, ChildWatcher& children)
@@ -390,37 +426,29 @@ void Service::spawn_process()
     spawn_pending_ = false;
     ++spawn_attempts_;
     escaped_signalled_.clear();
-    if (config_.pidfile) {
-        const auto dir = config_.pidfile->parent_path();
-        if (::access(dir.c_str(), W_OK) != 0) {
-            on_spawn_failed(fmt::format("cannot write PID file '{}': {}",
-                                        config_.pidfile->string(), std::strerror(errno)));
-            return;
-        }
-    }
-
-    Pipe out;
-    Pipe err;
-    bool pipes_ok = true;
-    if (needs_pipe(config_.stdout_target)) {
-        const auto p = make_pipe();
-        pipes_ok = p.has_value();
-        out = p.value_or(Pipe{});
-    }
-    if (pipes_ok && needs_pipe(config_.stderr_target)) {
-        const auto p = make_pipe();
-        pipes_ok = p.has_value();
-        err = p.value_or(Pipe{});
-    }
-    if (!pipes_ok) {
-        const std::string reason = fmt::format("cannot create output pipe: {}",
-                                               std::strerror(errno));
-        close_fd(out.read_fd), close_fd(out.write_fd), close_fd(err.read_fd);
-        close_fd(err.write_fd);
-        on_spawn_failed(reason);
+    if (config_.pidfile && ::access(config_.pidfile->parent_path().c_str(), W_OK) != 0) {
+        on_spawn_failed(fmt::format("cannot write PID file '{}': {}", config_.pidfile->string(),
+                                    std::strerror(errno)));
         return;
     }
 
+    OutputPipes pipes;
+    if (!pipes.open(needs_pipe(config_.stdout_target), needs_pipe(config_.stderr_target))) {
+        on_spawn_failed(fmt::format("cannot create output pipe: {}", std::strerror(errno)));
+        return;
+    }
+
+    const SpawnResult result = spawn(make_spawn_request(pipes));
+    pipes.close_write_ends();  // The child has its copies; EOF must come when it is done.
+    if (const auto* error = std::get_if<SpawnError>(&result)) {
+        on_spawn_failed(error->to_string());
+        return;
+    }
+    on_spawned(std::get<pid_t>(result), pipes);
+}
+
+SpawnRequest Service::make_spawn_request(const OutputPipes& pipes) const
+{
     SpawnRequest request;
     request.argv = config_.command;
     request.env = build_environment();
@@ -431,37 +459,29 @@ void Service::spawn_process()
     request.ignore_sighup = config_.nohup;
     request.stdout_fd = config_.stdout_target.kind == OutputTarget::Kind::passthrough
                             ? STDOUT_FILENO
-                            : out.write_fd;
-    request.stderr_fd = err.write_fd;
+                            : pipes.out.write_fd;
+    request.stderr_fd = pipes.err.write_fd;
     if (config_.stderr_target.kind == OutputTarget::Kind::merge_into_stdout) {
         request.stderr_fd = request.stdout_fd;
     } else if (config_.stderr_target.kind == OutputTarget::Kind::passthrough) {
         request.stderr_fd = STDERR_FILENO;
     }
+    return request;
+}
 
-    const SpawnResult result = spawn(request);
-    close_fd(out.write_fd);
-    close_fd(err.write_fd);
-
-    if (const auto* error = std::get_if<SpawnError>(&result)) {
-        close_fd(out.read_fd);
-        close_fd(err.read_fd);
-        on_spawn_failed(error->to_string());
-        return;
-    }
-
-    const pid_t pid = std::get<pid_t>(result);
+void Service::on_spawned(pid_t pid, OutputPipes& pipes)
+{
     main_pid_ = pid;
     group_id_ = pid;
     started_at_ = Clock::now();
     drain_signalled_ = false;
     // Why this run was started, when it was not the operator's choice; else nothing stale.
     message_ = std::exchange(next_run_reason_, std::string());
-    if (out.read_fd >= 0) {
-        std::make_shared<OutputReader>(io_, out.read_fd, stdout_sink_)->start();
+    if (const int fd = pipes.take_out_read_end(); fd >= 0) {
+        std::make_shared<OutputReader>(io_, fd, stdout_sink_)->start();
     }
-    if (err.read_fd >= 0) {
-        std::make_shared<OutputReader>(io_, err.read_fd, stderr_sink_)->start();
+    if (const int fd = pipes.take_err_read_end(); fd >= 0) {
+        std::make_shared<OutputReader>(io_, fd, stderr_sink_)->start();
     }
     if (config_.pidfile) {
         if (const std::error_code ec = write_pid_file(*config_.pidfile, pid)) {

@@ -29,6 +29,30 @@
 namespace procsup {
 
 class OutputSink;
+struct SpawnRequest;
+
+// A pipe: the read end for the daemon, the write end for the child.
+struct Pipe {
+    int read_fd = -1;
+    int write_fd = -1;
+};
+
+// The output pipes of one run. Closes whatever it still owns when destroyed, so no path
+// leaks a descriptor.
+struct OutputPipes {
+    OutputPipes() = default;
+    OutputPipes(const OutputPipes&) = delete;
+    OutputPipes& operator=(const OutputPipes&) = delete;
+    ~OutputPipes();
+
+    bool open(bool want_out, bool want_err);  // false with errno set
+    void close_write_ends();
+    int take_out_read_end();  // -1 when there is none
+    int take_err_read_end();
+
+    Pipe out;
+    Pipe err;
+};
 
 class Service : public std::enable_shared_from_this<Service> {
 public:
@@ -95,6 +119,8 @@ private:
     void apply(const LifecycleActions& actions);
     void notify(ServiceState from, ServiceState to);
     void spawn_process();
+    SpawnRequest make_spawn_request(const OutputPipes& pipes) const;
+    void on_spawned(pid_t pid, OutputPipes& pipes);
     void on_spawn_failed(const std::string& reason);
     void on_main_exited(int wait_status);
     std::string describe_exit(Duration uptime) const;
