@@ -152,6 +152,7 @@ struct DbusApi::Impl {
     void connect(bool retrying);
     std::unique_ptr<sdbus::IConnection> open_connection() const;
     std::string bus_description() const;
+    void report_trouble(const std::string& why);
     void schedule_retry();
     void on_connection_lost(const std::string& why);
     void on_state_change(const Service& service, ServiceState from, ServiceState to);
@@ -638,8 +639,23 @@ std::unique_ptr<sdbus::IConnection> DbusApi::Impl::open_connection() const
 
 void DbusApi::Impl::connect(bool retrying)
 {
+    std::unique_ptr<sdbus::IConnection> connection;
     try {
-        auto session = std::make_shared<Session>(*this, open_connection());
+        connection = open_connection();
+    } catch (const sdbus::Error& e) {
+        if (config_.dbus == "auto" && !retrying) {
+            // Containers and minimal hosts have no bus: that is normal, not a fault.
+            spdlog::debug("no D-Bus API: {} is not reachable ({})", bus_description(),
+                          e.getMessage());
+            return;
+        }
+        report_trouble(e.getMessage());
+        return;
+    }
+    // A bus that is there but refuses the name (no policy file, another procsup) is worth
+    // a warning even with "auto".
+    try {
+        auto session = std::make_shared<Session>(*this, std::move(connection));
         session_ = session;
         session->open();
         if (session_ != session) {
@@ -647,22 +663,21 @@ void DbusApi::Impl::connect(bool retrying)
         }
     } catch (const sdbus::Error& e) {
         session_.reset();
-        if (config_.dbus == "auto" && !retrying) {
-            // Containers and minimal hosts have no bus: that is normal, not a fault.
-            spdlog::debug("no D-Bus API: {} is not reachable ({})", bus_description(),
-                          e.getMessage());
-            return;
-        }
-        if (!trouble_logged_) {
-            spdlog::warn("cannot offer the D-Bus API on {}: {}; retrying every {}s",
-                         bus_description(), e.getMessage(), reconnect_delay.count());
-            trouble_logged_ = true;
-        }
-        schedule_retry();
+        report_trouble(e.getMessage());
         return;
     }
     spdlog::info("D-Bus API '{}' offered on {}", bus_name, bus_description());
     trouble_logged_ = false;
+}
+
+void DbusApi::Impl::report_trouble(const std::string& why)
+{
+    if (!trouble_logged_) {
+        spdlog::warn("cannot offer the D-Bus API on {}: {}; retrying every {}s",
+                     bus_description(), why, reconnect_delay.count());
+        trouble_logged_ = true;
+    }
+    schedule_retry();
 }
 
 void DbusApi::Impl::schedule_retry()
