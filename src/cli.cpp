@@ -17,6 +17,7 @@
 
 #include "procsup/config.hpp"
 #include "procsup/control_client.hpp"
+#include "procsup/exit_codes.hpp"
 #include "procsup/daemon.hpp"
 #include "procsup/logs_command.hpp"
 #include "procsup/protocol.hpp"
@@ -29,18 +30,11 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr int exit_ok = 0;
-constexpr int exit_failed = 1;
-constexpr int exit_usage = 2;
-constexpr int exit_not_running = 3;
-constexpr int exit_unknown_service = 4;
-constexpr int exit_unreachable = 5;
 
 const char* const default_config = "/etc/procsup/procsup.toml";
 
 struct GlobalOptions {
     std::string config;
-    bool config_given = false;
     std::string socket;
     bool json = false;
 };
@@ -68,7 +62,7 @@ std::filesystem::path resolve_socket(const GlobalOptions& global)
     const Environment env = current_environment();
     const std::filesystem::path file = global.config.empty() ? default_config : global.config;
     std::error_code ec;
-    if (global.config_given || std::filesystem::exists(file, ec)) {
+    if (!global.config.empty() || std::filesystem::exists(file, ec)) {
         try {
             return load_config(file, env).supervisor.socket;
         } catch (const ConfigError&) {
@@ -78,6 +72,30 @@ std::filesystem::path resolve_socket(const GlobalOptions& global)
         }
     }
     return default_socket_path(env);
+}
+
+// Reports a daemon error reply and maps it to an exit status; nullopt for a success reply.
+std::optional<int> check_error(const json::object& reply, bool as_json)
+{
+    const json::value* err = reply.if_contains("error");
+    if (!err || !err->is_object()) {
+        return std::nullopt;
+    }
+    const json::object& e = err->as_object();
+    const std::string code(e.at("code").as_string());
+    if (as_json) {
+        std::cout << json::serialize(reply) << "\n";
+    } else {
+        std::fprintf(stderr, "procsup: %s\n",
+                     std::string(e.at("message").as_string()).c_str());
+    }
+    if (code == protocol::error_unknown_service) {
+        return exit_unknown_service;
+    }
+    if (code == protocol::error_bad_request) {
+        return exit_usage;
+    }
+    return exit_failed;
 }
 
 class Client {
@@ -104,36 +122,25 @@ public:
         return std::move(*reply);
     }
 
+    // Like call(), but an error reply is reported here: the caller gets the successful
+    // reply, or the exit status to end with.
+    std::variant<json::object, int> ask(json::object request)
+    {
+        auto reply = call(std::move(request));
+        if (const auto* r = std::get_if<json::object>(&reply)) {
+            if (const auto status = check_error(*r, global_.json)) {
+                return *status;
+            }
+        }
+        return reply;
+    }
+
     ControlClient& connection() { return client_; }
 
 private:
     const GlobalOptions& global_;
     ControlClient client_;
 };
-
-// Reports a daemon error reply and maps it to an exit status; nullopt for a success reply.
-std::optional<int> check_error(const json::object& reply, bool as_json)
-{
-    const json::value* err = reply.if_contains("error");
-    if (!err || !err->is_object()) {
-        return std::nullopt;
-    }
-    const json::object& e = err->as_object();
-    const std::string code(e.at("code").as_string());
-    if (as_json) {
-        std::cout << json::serialize(reply) << "\n";
-    } else {
-        std::fprintf(stderr, "procsup: %s\n",
-                     std::string(e.at("message").as_string()).c_str());
-    }
-    if (code == protocol::error_unknown_service) {
-        return exit_unknown_service;
-    }
-    if (code == protocol::error_bad_request) {
-        return exit_usage;
-    }
-    return exit_failed;
-}
 
 json::array names_array(const std::vector<std::string>& names)
 {
@@ -152,14 +159,11 @@ bool use_color()
 int cmd_status(const GlobalOptions& global, const std::vector<std::string>& names)
 {
     Client client(global);
-    auto reply = client.call({{"command", "status"}, {"services", names_array(names)}});
+    auto reply = client.ask({{"command", "status"}, {"services", names_array(names)}});
     if (const int* status = std::get_if<int>(&reply)) {
         return *status;
     }
     const json::object& r = std::get<json::object>(reply);
-    if (const auto status = check_error(r, global.json)) {
-        return *status;
-    }
     const json::array& services = r.at("services").as_array();
     if (global.json) {
         json::object out{{"schema_version", r.at("schema_version")}, {"services", services}};
@@ -185,14 +189,11 @@ int cmd_health(const GlobalOptions& global, const std::vector<std::string>& name
 {
     (void)all;  // No names means every service, so `HEALTHCHECK CMD procsup health` works.
     Client client(global);
-    auto reply = client.call({{"command", "status"}, {"services", names_array(names)}});
+    auto reply = client.ask({{"command", "status"}, {"services", names_array(names)}});
     if (const int* status = std::get_if<int>(&reply)) {
         return *status;
     }
     const json::object& r = std::get<json::object>(reply);
-    if (const auto status = check_error(r, global.json)) {
-        return *status;
-    }
     int worst = exit_ok;
     json::array report;
     for (const json::value& v : r.at("services").as_array()) {
@@ -225,9 +226,6 @@ int cmd_health(const GlobalOptions& global, const std::vector<std::string>& name
 
 int print_results(const GlobalOptions& global, const json::object& reply)
 {
-    if (const auto status = check_error(reply, global.json)) {
-        return *status;
-    }
     const json::value* results = reply.if_contains("results");
     if (global.json) {
         std::cout << json::serialize(reply) << "\n";
@@ -258,7 +256,7 @@ int cmd_action(const GlobalOptions& global, const std::string& command,
         request["signal"] = signal;
     }
     Client client(global);
-    auto reply = client.call(std::move(request));
+    auto reply = client.ask(std::move(request));
     if (const int* status = std::get_if<int>(&reply)) {
         return *status;
     }
@@ -268,14 +266,11 @@ int cmd_action(const GlobalOptions& global, const std::string& command,
 int cmd_simple(const GlobalOptions& global, const std::string& command, const char* done)
 {
     Client client(global);
-    auto reply = client.call({{"command", command}});
+    auto reply = client.ask({{"command", command}});
     if (const int* status = std::get_if<int>(&reply)) {
         return *status;
     }
     const json::object& r = std::get<json::object>(reply);
-    if (const auto status = check_error(r, global.json)) {
-        return *status;
-    }
     if (global.json) {
         std::cout << json::serialize(r) << "\n";
     } else if (done) {
@@ -309,11 +304,8 @@ void wait_for_exit(pid_t pid, std::chrono::milliseconds limit)
 int cmd_shutdown(const GlobalOptions& global, bool no_wait)
 {
     Client client(global);
-    auto reply = client.call({{"command", "shutdown"}});
+    auto reply = client.ask({{"command", "shutdown"}});
     if (const int* status = std::get_if<int>(&reply)) {
-        return *status;
-    }
-    if (const auto status = check_error(std::get<json::object>(reply), global.json)) {
         return *status;
     }
     if (!no_wait) {
@@ -340,14 +332,11 @@ int cmd_update(const GlobalOptions& global, bool dry_run)
     if (dry_run) {
         request["dry_run"] = true;
     }
-    auto reply = client.call(std::move(request));
+    auto reply = client.ask(std::move(request));
     if (const int* status = std::get_if<int>(&reply)) {
         return *status;
     }
     const json::object& r = std::get<json::object>(reply);
-    if (const auto status = check_error(r, global.json)) {
-        return *status;
-    }
     if (global.json) {
         std::cout << json::serialize(r) << "\n";
     } else {
@@ -361,11 +350,8 @@ int cmd_update(const GlobalOptions& global, bool dry_run)
 int cmd_events(const GlobalOptions& global)
 {
     Client client(global);
-    auto reply = client.call({{"command", "events"}});
+    auto reply = client.ask({{"command", "events"}});
     if (const int* status = std::get_if<int>(&reply)) {
-        return *status;
-    }
-    if (const auto status = check_error(std::get<json::object>(reply), global.json)) {
         return *status;
     }
     std::string error;
@@ -433,164 +419,178 @@ int cmd_version()
 
 }  // namespace
 
+namespace {
+
+// What the command line says, filled in by CLI11; each verb's callback sets `result`.
+struct CliState {
+    GlobalOptions global;
+    std::vector<std::string> names;
+    bool all = false;
+    bool no_wait = false;
+    int result = exit_usage;
+};
+
+void add_global_options(CLI::App& app, CliState& s)
+{
+    app.add_option("-c,--config", s.global.config,
+                   "config file (default " + std::string(default_config) + ")")
+        ->envname("PROCSUP_CONFIG");
+    app.add_option("-s,--socket", s.global.socket, "control socket of the daemon")
+        ->envname("PROCSUP_SOCKET");
+    app.add_flag("--json", s.global.json, "print JSON instead of text");
+}
+
+void add_daemon_commands(CLI::App& app, CliState& s)
+{
+    auto options = std::make_shared<DaemonOptions>();
+    auto pidfile = std::make_shared<std::string>();
+    auto* daemon = app.add_subcommand("daemon", "run the supervisor");
+    daemon->add_flag("--detach", options->detach,
+                     "run in the background; return once the daemon is ready");
+    daemon->add_option("--pidfile", *pidfile, "write the daemon's PID to this file");
+    daemon->callback([&s, options, pidfile] {
+        options->config_file = s.global.config.empty() ? default_config : s.global.config;
+        if (!pidfile->empty()) {
+            options->pidfile = *pidfile;
+        }
+        if (!s.global.socket.empty()) {
+            options->socket = s.global.socket;
+        }
+        s.result = run_daemon(*options);
+    });
+    app.add_subcommand("check-config", "validate the config; exit 0 or 2")
+        ->callback([&s] { s.result = cmd_check_config(s.global); });
+    app.add_subcommand("version", "print version and build information")
+        ->callback([&s] { s.result = cmd_version(); });
+}
+
+void add_query_commands(CLI::App& app, CliState& s)
+{
+    auto* status = app.add_subcommand("status", "show services");
+    status->add_option("names", s.names, "services (default: all)");
+    status->callback([&s] { s.result = cmd_status(s.global, s.names); });
+
+    auto* health = app.add_subcommand("health", "exit 0 when the services are healthy");
+    health->add_option("names", s.names, "services (default: all)");
+    health->add_flag("--all", s.all, "every service");
+    health->callback([&s] { s.result = cmd_health(s.global, s.names, s.all); });
+
+    auto logs_options = std::make_shared<LogsOptions>();
+    auto* logs = app.add_subcommand("logs", "print a service's captured output");
+    logs->add_option("name", logs_options->service, "service")->required();
+    logs->add_flag("-f,--follow", logs_options->follow, "keep printing new lines until ^C");
+    logs->add_option("-n,--lines", logs_options->lines, "how many of the last lines (default 10)");
+    logs->add_flag("--stderr", logs_options->stderr_stream, "the stderr stream, not stdout");
+    logs->callback([&s, logs_options] {
+        logs_options->json = s.global.json;
+        s.result = run_logs_command(resolve_socket(s.global), *logs_options);
+    });
+
+    app.add_subcommand("events", "follow every state and health change")
+        ->callback([&s] { s.result = cmd_events(s.global); });
+}
+
+void add_action_commands(CLI::App& app, CliState& s)
+{
+    auto add_action = [&](const char* name, const char* help) {
+        auto* sub = app.add_subcommand(name, help);
+        sub->add_option("names", s.names, "services");
+        sub->add_flag("--all", s.all, "every service");
+        sub->add_flag("--no-wait", s.no_wait, "return without waiting for the outcome");
+        sub->callback([&s, name] {
+            s.result = cmd_action(s.global, name, s.names, s.all, s.no_wait);
+        });
+    };
+    add_action("start", "start services; wait until they run or fail");
+    add_action("stop", "stop services; wait until they are stopped");
+    add_action("restart", "restart services; wait for the outcome");
+    add_action("reload", "send each service its reload_signal");
+
+    auto signal_text = std::make_shared<std::string>();
+    auto* signal = app.add_subcommand("signal", "send a signal to services");
+    signal->add_option("signal", *signal_text, "signal name or number, e.g. TERM or 15")
+        ->required();
+    signal->add_option("names", s.names, "services");
+    signal->add_flag("--all", s.all, "every service");
+    signal->callback([&s, signal_text] {
+        s.result = cmd_action(s.global, "signal", s.names, s.all, false, *signal_text);
+    });
+
+    app.add_subcommand("reopen-logs", "reopen every log file (as SIGHUP to the daemon)")
+        ->callback([&s] { s.result = cmd_simple(s.global, "reopen-logs", "reopened log files"); });
+    auto dry_run = std::make_shared<bool>(false);
+    auto* update = app.add_subcommand("update", "re-read the config and apply the difference");
+    update->add_flag("--dry-run", *dry_run, "print what would change, change nothing");
+    update->callback([&s, dry_run] { s.result = cmd_update(s.global, *dry_run); });
+    auto* shutdown = app.add_subcommand("shutdown", "stop every service, then the daemon");
+    shutdown->add_flag("--no-wait", s.no_wait, "return without waiting for the daemon to exit");
+    shutdown->callback([&s] { s.result = cmd_shutdown(s.global, s.no_wait); });
+}
+
+void add_run_command(CLI::App& app, CliState& s)
+{
+    auto o = std::make_shared<RunOptions>();
+    auto detach = std::make_shared<bool>(false);
+    auto* run = app.add_subcommand("run", "supervise one command without a config file");
+    run->add_option("--name", o->name, "service name (default: the command's name)");
+    run->add_option("--restart", o->restart, "always | on-failure | never")
+        ->capture_default_str();
+    run->add_option("--stop-signal", o->stop_signal)->capture_default_str();
+    run->add_option("--stop-timeout", o->stop_timeout)->capture_default_str();
+    run->add_option("--start-seconds", o->start_seconds)->capture_default_str();
+    run->add_option("--log", o->log, "write the command's output to this file");
+    run->add_option("--log-max-size", o->log_max_size)->capture_default_str();
+    run->add_option("--log-backups", o->log_backups)->capture_default_str();
+    run->add_option("--pidfile", o->pidfile, "write the command's PID to this file");
+    run->add_option("--health-cmd", o->health_cmd, "health check: a shell command");
+    run->add_option("--health-http", o->health_http, "health check: http://host:port/");
+    run->add_option("--health-tcp", o->health_tcp, "health check: host:port");
+    run->add_option("--health-interval", o->health_interval)->capture_default_str();
+    run->add_option("--health-timeout", o->health_timeout)->capture_default_str();
+    run->add_option("--health-retries", o->health_retries)->capture_default_str();
+    run->add_option("--user", o->user, "run the command as this user (needs root)");
+    run->add_option("--env", o->env, "KEY=VALUE for the command's environment");
+    run->add_flag("--group", o->group, "signal the command's whole process group");
+    run->add_flag("--detach", *detach,
+                  "return once the command runs, print its PID, survive the terminal");
+    run->add_option("command", o->command, "the command and its arguments, after --")
+        ->required();
+    run->callback([&s, o, detach] {
+        o->socket = s.global.socket;
+        auto config = make_run_config(*o);
+        if (const std::string* error = std::get_if<std::string>(&config)) {
+            std::fprintf(stderr, "procsup: %s\n", error->c_str());
+            s.result = exit_usage;
+            return;
+        }
+        DaemonOptions options;
+        options.config = std::move(std::get<Config>(config));
+        options.run_mode = true;
+        options.detach = *detach;
+        s.result = run_daemon(options);
+    });
+}
+
+}  // namespace
+
 int run_cli(int argc, char** argv)
 {
     CLI::App app{"procsup: keeps long-running programs alive", "procsup"};
     app.require_subcommand(1);
-    app.fallthrough();
-    GlobalOptions global;
-    app.add_option("-c,--config", global.config, "config file (default " +
-                                                      std::string(default_config) + ")")
-        ->envname("PROCSUP_CONFIG");
-    app.add_option("-s,--socket", global.socket, "control socket of the daemon")
-        ->envname("PROCSUP_SOCKET");
-    app.add_flag("--json", global.json, "print JSON instead of text");
-
-    DaemonOptions daemon_options;
-    std::string daemon_pidfile;
-    auto* daemon = app.add_subcommand("daemon", "run the supervisor");
-    daemon->add_flag("--detach", daemon_options.detach,
-                     "run in the background; return once the daemon is ready");
-    daemon->add_option("--pidfile", daemon_pidfile, "write the daemon's PID to this file");
-
-    app.add_subcommand("check-config", "validate the config; exit 0 or 2");
-
-    std::vector<std::string> names;
-    bool all = false;
-    bool no_wait = false;
-    auto* status = app.add_subcommand("status", "show services");
-    status->add_option("names", names, "services (default: all)");
-    auto* health = app.add_subcommand("health", "exit 0 when the services are healthy");
-    health->add_option("names", names, "services (default: all)");
-    health->add_flag("--all", all, "every service");
-
-    auto add_action = [&](const char* name, const char* help) {
-        auto* sub = app.add_subcommand(name, help);
-        sub->add_option("names", names, "services");
-        sub->add_flag("--all", all, "every service");
-        sub->add_flag("--no-wait", no_wait, "return without waiting for the outcome");
-        return sub;
-    };
-    auto* start = add_action("start", "start services; wait until they run or fail");
-    auto* stop = add_action("stop", "stop services; wait until they are stopped");
-    auto* restart = add_action("restart", "restart services; wait for the outcome");
-    auto* reload = add_action("reload", "send each service its reload_signal");
-    std::string signal_text;
-    auto* signal = app.add_subcommand("signal", "send a signal to services");
-    signal->add_option("signal", signal_text, "signal name or number, e.g. TERM or 15")
-        ->required();
-    signal->add_option("names", names, "services");
-    signal->add_flag("--all", all, "every service");
-    LogsOptions logs_options;
-    auto* logs = app.add_subcommand("logs", "print a service's captured output");
-    logs->add_option("name", logs_options.service, "service")->required();
-    logs->add_flag("-f,--follow", logs_options.follow, "keep printing new lines until ^C");
-    logs->add_option("-n,--lines", logs_options.lines, "how many of the last lines (default 10)");
-    logs->add_flag("--stderr", logs_options.stderr_stream, "the stderr stream, not stdout");
-    app.add_subcommand("reopen-logs", "reopen every log file (as SIGHUP to the daemon)");
-    auto* events = app.add_subcommand("events", "follow every state and health change");
-    bool dry_run = false;
-    auto* update = app.add_subcommand("update", "re-read the config and apply the difference");
-    update->add_flag("--dry-run", dry_run, "print what would change, change nothing");
-    auto* shutdown = app.add_subcommand("shutdown", "stop every service, then the daemon");
-    shutdown->add_flag("--no-wait", no_wait, "return without waiting for the daemon to exit");
-    app.add_subcommand("version", "print version and build information");
-
-    RunOptions run_options;
-    bool run_detach = false;
-    auto* run = app.add_subcommand("run", "supervise one command without a config file");
-    run->add_option("--name", run_options.name, "service name (default: the command's name)");
-    run->add_option("--restart", run_options.restart, "always | on-failure | never")
-        ->capture_default_str();
-    run->add_option("--stop-signal", run_options.stop_signal)->capture_default_str();
-    run->add_option("--stop-timeout", run_options.stop_timeout)->capture_default_str();
-    run->add_option("--start-seconds", run_options.start_seconds)->capture_default_str();
-    run->add_option("--log", run_options.log, "write the command's output to this file");
-    run->add_option("--log-max-size", run_options.log_max_size)->capture_default_str();
-    run->add_option("--log-backups", run_options.log_backups)->capture_default_str();
-    run->add_option("--pidfile", run_options.pidfile, "write the command's PID to this file");
-    run->add_option("--health-cmd", run_options.health_cmd, "health check: a shell command");
-    run->add_option("--health-http", run_options.health_http, "health check: http://host:port/");
-    run->add_option("--health-tcp", run_options.health_tcp, "health check: host:port");
-    run->add_option("--health-interval", run_options.health_interval)->capture_default_str();
-    run->add_option("--health-timeout", run_options.health_timeout)->capture_default_str();
-    run->add_option("--health-retries", run_options.health_retries)->capture_default_str();
-    run->add_option("--user", run_options.user, "run the command as this user (needs root)");
-    run->add_option("--env", run_options.env, "KEY=VALUE for the command's environment");
-    run->add_flag("--group", run_options.group, "signal the command's whole process group");
-    run->add_flag("--detach", run_detach,
-                  "return once the command runs, print its PID, survive the terminal");
-    run->add_option("command", run_options.command, "the command and its arguments, after --")
-        ->required();
-
+    app.fallthrough();  // Global options may also follow the verb: `procsup daemon -c FILE`.
+    CliState state;
+    add_global_options(app, state);
+    add_daemon_commands(app, state);
+    add_query_commands(app, state);
+    add_action_commands(app, state);
+    add_run_command(app, state);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         const int rc = app.exit(e);
         return rc == 0 ? exit_ok : exit_usage;
     }
-    global.config_given = !global.config.empty();
-
-    if (daemon->parsed()) {
-        daemon_options.config_file = global.config.empty() ? default_config : global.config;
-        if (!daemon_pidfile.empty()) {
-            daemon_options.pidfile = daemon_pidfile;
-        }
-        if (!global.socket.empty()) {
-            daemon_options.socket = global.socket;
-        }
-        return run_daemon(daemon_options);
-    }
-    if (run->parsed()) {
-        run_options.socket = global.socket;
-        auto config = make_run_config(run_options);
-        if (const std::string* error = std::get_if<std::string>(&config)) {
-            std::fprintf(stderr, "procsup: %s\n", error->c_str());
-            return exit_usage;
-        }
-        DaemonOptions options;
-        options.config = std::move(std::get<Config>(config));
-        options.run_mode = true;
-        options.detach = run_detach;
-        return run_daemon(options);
-    }
-    if (app.got_subcommand("check-config")) {
-        return cmd_check_config(global);
-    }
-    if (status->parsed()) {
-        return cmd_status(global, names);
-    }
-    if (health->parsed()) {
-        return cmd_health(global, names, all);
-    }
-    for (auto* action : {start, stop, restart, reload}) {
-        if (action->parsed()) {
-            return cmd_action(global, action->get_name(), names, all, no_wait);
-        }
-    }
-    if (signal->parsed()) {
-        return cmd_action(global, "signal", names, all, false, signal_text);
-    }
-    if (logs->parsed()) {
-        logs_options.json = global.json;
-        return run_logs_command(resolve_socket(global), logs_options);
-    }
-    if (app.got_subcommand("reopen-logs")) {
-        return cmd_simple(global, "reopen-logs", "reopened log files");
-    }
-    if (events->parsed()) {
-        return cmd_events(global);
-    }
-    if (update->parsed()) {
-        return cmd_update(global, dry_run);
-    }
-    if (shutdown->parsed()) {
-        return cmd_shutdown(global, no_wait);
-    }
-    if (app.got_subcommand("version")) {
-        return cmd_version();
-    }
-    return exit_usage;
+    return state.result;
 }
 
 }  // namespace procsup

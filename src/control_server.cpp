@@ -418,46 +418,66 @@ bool ControlServer::listen(const SupervisorConfig& config, std::string& error)
             return false;
         }
     }
+    if (!make_socket_directory(error) || !replace_stale_socket(error) || !bind(error)) {
+        return false;
+    }
+    ::chmod(path_.c_str(), config.socket_mode);
+    if (allowed_gid_) {
+        [[maybe_unused]] int rc = ::chown(path_.c_str(), static_cast<uid_t>(-1), *allowed_gid_);
+    }
+    accept_next();
+    return true;
+}
 
+bool ControlServer::make_socket_directory(std::string& error)
+{
     const auto dir = path_.parent_path();
-    std::error_code fs_ec;
-    if (!std::filesystem::exists(dir, fs_ec)) {
-        std::filesystem::create_directories(dir, fs_ec);
-        if (fs_ec) {
-            error = fmt::format("cannot create socket directory '{}': {}", dir.string(),
-                                fs_ec.message());
-            return false;
-        }
-        // Only the daemon's user (and the socket group) may even look inside.
-        ::chmod(dir.c_str(), allowed_gid_ ? 0750 : 0700);
-        if (allowed_gid_) {
-            [[maybe_unused]] int rc = ::chown(dir.c_str(), static_cast<uid_t>(-1), *allowed_gid_);
-        }
+    std::error_code ec;
+    if (std::filesystem::exists(dir, ec)) {
+        return true;
     }
+    std::filesystem::create_directories(dir, ec);
+    if (ec) {
+        error = fmt::format("cannot create socket directory '{}': {}", dir.string(),
+                            ec.message());
+        return false;
+    }
+    // Only the daemon's user (and the socket group) may even look inside.
+    ::chmod(dir.c_str(), allowed_gid_ ? 0750 : 0700);
+    if (allowed_gid_) {
+        [[maybe_unused]] int rc = ::chown(dir.c_str(), static_cast<uid_t>(-1), *allowed_gid_);
+    }
+    return true;
+}
 
+bool ControlServer::replace_stale_socket(std::string& error)
+{
     struct stat st {};
-    if (::lstat(path_.c_str(), &st) == 0) {
-        if (!S_ISSOCK(st.st_mode)) {
-            error = fmt::format("'{}' exists and is not a socket; not replacing it",
-                                path_.string());
-            return false;
-        }
-        stream_protocol::socket probe(io_);
-        boost::system::error_code ec;
-        probe.connect(stream_protocol::endpoint(path_.string()), ec);
-        if (!ec) {
-            error = fmt::format("another procsup daemon is listening on '{}'", path_.string());
-            return false;
-        }
-        spdlog::warn("replacing stale control socket '{}' (nothing answers on it)",
-                     path_.string());
-        ::unlink(path_.c_str());
+    if (::lstat(path_.c_str(), &st) != 0) {
+        return true;
     }
+    if (!S_ISSOCK(st.st_mode)) {
+        error = fmt::format("'{}' exists and is not a socket; not replacing it", path_.string());
+        return false;
+    }
+    stream_protocol::socket probe(io_);
+    boost::system::error_code ec;
+    probe.connect(stream_protocol::endpoint(path_.string()), ec);
+    if (!ec) {
+        error = fmt::format("another procsup daemon is listening on '{}'", path_.string());
+        return false;
+    }
+    spdlog::warn("replacing stale control socket '{}' (nothing answers on it)", path_.string());
+    ::unlink(path_.c_str());
+    return true;
+}
 
+bool ControlServer::bind(std::string& error)
+{
     boost::system::error_code ec;
     acceptor_.open(stream_protocol(), ec);
     // The socket file is created with the umask's mode: 0177 leaves no window in which
-    // another user could connect before the chmod below.
+    // another user could connect before the chmod that follows.
     const mode_t old_mask = ::umask(0177);
     if (!ec) {
         acceptor_.bind(stream_protocol::endpoint(path_.string()), ec);
@@ -471,11 +491,6 @@ bool ControlServer::listen(const SupervisorConfig& config, std::string& error)
         acceptor_.close(ec);
         return false;
     }
-    ::chmod(path_.c_str(), config.socket_mode);
-    if (allowed_gid_) {
-        [[maybe_unused]] int rc = ::chown(path_.c_str(), static_cast<uid_t>(-1), *allowed_gid_);
-    }
-    accept_next();
     return true;
 }
 

@@ -18,6 +18,7 @@
 #include "procsup/config.hpp"
 #include "procsup/control_server.hpp"
 #include "procsup/daemon_log.hpp"
+#include "procsup/dbus_api.hpp"
 #include "procsup/pid_file.hpp"
 #include "procsup/process_table.hpp"
 #include "procsup/protocol.hpp"
@@ -207,6 +208,7 @@ private:
     boost::asio::steady_timer orphan_timer_{io_};
     std::chrono::steady_clock::time_point orphan_deadline_{};
     ControlServer server_;
+    DbusApi dbus_{io_, supervisor_, config_.supervisor};
     DaemonPidFile pidfile_;
     int exit_status_ = 0;
 };
@@ -231,6 +233,10 @@ bool Daemon::set_up()
         report_.failed(error);
         return false;
     }
+    if (!dbus_.start(error)) {
+        report_.failed(error);
+        return false;
+    }
     return true;
 }
 
@@ -252,6 +258,7 @@ int Daemon::run()
     supervisor_.set_shutdown_handler([this](int status) {
         exit_status_ = options_.run_mode ? command_status() : status;
         server_.close();
+        dbus_.stop();
         wait_for_orphans();
     });
     spdlog::info("procsup {} started (pid {}, config '{}', socket '{}')", PROCSUP_VERSION,

@@ -1,9 +1,8 @@
 #include "procsup/event_stream.hpp"
 
-#include <boost/asio/write.hpp>
-
 #include <deque>
 
+#include "procsup/client_stream.hpp"
 #include "procsup/protocol.hpp"
 #include "procsup/supervisor.hpp"
 
@@ -30,14 +29,11 @@ json::object make_event(const Service& service, ServiceState from, ServiceState 
     return event;
 }
 
+// Queues the events for one client; the ClientStream sends them.
 class EventStream : public std::enable_shared_from_this<EventStream> {
 public:
-    EventStream(stream_protocol::socket& socket, std::shared_ptr<void> keep_alive)
-        : socket_(socket), keep_alive_(std::move(keep_alive))
-    {
-    }
-
-    void start(Supervisor& supervisor)
+    void start(stream_protocol::socket& socket, std::shared_ptr<void> keep_alive,
+               Supervisor& supervisor)
     {
         subscription_ = supervisor.subscribe(
             [weak = weak_from_this()](const Service& s, ServiceState from, ServiceState to) {
@@ -48,8 +44,10 @@ public:
         json::object first = protocol::make_ok();
         first["events"] = "following";
         queue_.push_back(json::serialize(first));
-        flush();
-        watch_for_hangup();
+        stream_ = std::make_shared<ClientStream>(socket, std::move(keep_alive));
+        // The stream holds this object through these; end() breaks the cycle.
+        stream_->start([self = shared_from_this()] { return self->next_message(); },
+                       [self = shared_from_this()] { self->end(); });
     }
 
 private:
@@ -68,64 +66,32 @@ private:
         json::object message = protocol::make_ok();
         message["event"] = std::move(event);
         queue_.push_back(json::serialize(message));
-        flush();
-    }
-
-    void flush()
-    {
-        if (writing_ || ended_ || queue_.empty()) {
-            return;
+        if (stream_) {
+            stream_->wake();
         }
-        out_ = std::move(queue_.front());
-        queue_.pop_front();
-        out_.push_back('\n');
-        writing_ = true;
-        boost::asio::async_write(
-            socket_, boost::asio::buffer(out_),
-            [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-                self->writing_ = false;
-                if (ec) {
-                    self->end();
-                    return;
-                }
-                self->flush();
-            });
     }
 
-    void watch_for_hangup()
+    std::string next_message()
     {
-        socket_.async_read_some(
-            boost::asio::buffer(discard_),
-            [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-                if (ec) {
-                    self->end();
-                    return;
-                }
-                self->watch_for_hangup();
-            });
+        if (queue_.empty()) {
+            return {};
+        }
+        std::string message = std::move(queue_.front());
+        queue_.pop_front();
+        return message;
     }
 
     void end()
     {
-        if (ended_) {
-            return;
-        }
-        ended_ = true;
         subscription_.reset();
         queue_.clear();
-        boost::system::error_code ignored;
-        socket_.close(ignored);
+        stream_.reset();
     }
 
-    stream_protocol::socket& socket_;
-    std::shared_ptr<void> keep_alive_;  // owns socket_
+    std::shared_ptr<ClientStream> stream_;
     Supervisor::Subscription subscription_;
     std::deque<std::string> queue_;
     std::size_t dropped_ = 0;
-    std::string out_;
-    bool writing_ = false;
-    bool ended_ = false;
-    char discard_[512];
 };
 
 }  // namespace
@@ -133,7 +99,7 @@ private:
 void start_event_stream(stream_protocol::socket& socket, std::shared_ptr<void> keep_alive,
                         Supervisor& supervisor)
 {
-    std::make_shared<EventStream>(socket, std::move(keep_alive))->start(supervisor);
+    std::make_shared<EventStream>()->start(socket, std::move(keep_alive), supervisor);
 }
 
 }  // namespace procsup

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <vector>
 
-#include <boost/asio/write.hpp>
 #include <fmt/format.h>
 
+#include "procsup/client_stream.hpp"
 #include "procsup/output_capture.hpp"
 #include "procsup/protocol.hpp"
 
@@ -57,22 +57,22 @@ std::string dropped_marker(std::size_t count)
                        count == 1 ? "" : "s");
 }
 
+// Queues the lines of one sink for one client; the ClientStream sends them.
 class LogFollower : public std::enable_shared_from_this<LogFollower> {
 public:
-    LogFollower(stream_protocol::socket& socket, std::shared_ptr<void> keep_alive)
-        : socket_(socket), keep_alive_(std::move(keep_alive))
+    void start(stream_protocol::socket& socket, std::shared_ptr<void> keep_alive,
+               OutputSink& sink, json::object first_reply)
     {
-    }
-
-    void start(OutputSink& sink, json::object first_reply)
-    {
+        first_ = json::serialize(first_reply);
         subscription_ = sink.subscribe([weak = weak_from_this()](std::string_view lines) {
             if (auto self = weak.lock()) {
                 self->on_lines(lines);
             }
         });
-        send(json::serialize(first_reply));
-        watch_for_hangup();
+        stream_ = std::make_shared<ClientStream>(socket, std::move(keep_alive));
+        // The stream holds the follower through these; the follower holds the stream.
+        stream_->start([self = shared_from_this()] { return self->next_message(); },
+                       [self = shared_from_this()] { self->end(); });
     }
 
 private:
@@ -89,13 +89,19 @@ private:
             queued_.emplace_back(line);
             queued_bytes_ += line.size();
         }
-        flush();
+        if (stream_) {
+            stream_->wake();
+        }
     }
 
-    void flush()
+    // Everything queued, as one message; "" when nothing is.
+    std::string next_message()
     {
-        if (writing_ || ended_ || (queued_.empty() && dropped_ == 0)) {
-            return;
+        if (!first_.empty()) {
+            return std::exchange(first_, std::string());
+        }
+        if (queued_.empty() && dropped_ == 0) {
+            return {};
         }
         json::array lines;
         lines.reserve(queued_.size() + 1);
@@ -110,63 +116,22 @@ private:
         dropped_ = 0;
         json::object message = protocol::make_ok();
         message["lines"] = std::move(lines);
-        send(json::serialize(message));
-    }
-
-    void send(std::string text)
-    {
-        out_ = std::move(text);
-        out_.push_back('\n');
-        writing_ = true;
-        boost::asio::async_write(
-            socket_, boost::asio::buffer(out_),
-            [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-                self->writing_ = false;
-                if (ec) {
-                    self->end();
-                    return;
-                }
-                self->flush();
-            });
-    }
-
-    // The client sends nothing more; a completed read means it hung up (or misbehaves).
-    void watch_for_hangup()
-    {
-        socket_.async_read_some(
-            boost::asio::buffer(discard_),
-            [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-                if (ec) {
-                    self->end();
-                    return;
-                }
-                self->watch_for_hangup();
-            });
+        return json::serialize(message);
     }
 
     void end()
     {
-        if (ended_) {
-            return;
-        }
-        ended_ = true;
         subscription_.reset();
         queued_.clear();
-        boost::system::error_code ignored;
-        socket_.shutdown(stream_protocol::socket::shutdown_both, ignored);
-        socket_.close(ignored);
+        stream_.reset();  // Breaks the cycle with the stream's callbacks.
     }
 
-    stream_protocol::socket& socket_;
-    std::shared_ptr<void> keep_alive_;  // owns socket_
+    std::shared_ptr<ClientStream> stream_;
     std::shared_ptr<OutputSink::Listener> subscription_;
-    std::vector<std::string> queued_;  // lines waiting for the write in flight
+    std::string first_;
+    std::vector<std::string> queued_;  // lines waiting for the next message
     std::size_t queued_bytes_ = 0;
     std::size_t dropped_ = 0;
-    std::string out_;
-    bool writing_ = false;
-    bool ended_ = false;
-    char discard_[512];
 };
 
 }  // namespace
@@ -212,8 +177,8 @@ json::object make_log_reply(const OutputSink& sink, const LogRequest& request)
 void start_log_follower(stream_protocol::socket& socket, std::shared_ptr<void> keep_alive,
                         OutputSink& sink, json::object first_reply)
 {
-    std::make_shared<LogFollower>(socket, std::move(keep_alive))
-        ->start(sink, std::move(first_reply));
+    std::make_shared<LogFollower>()->start(socket, std::move(keep_alive), sink,
+                                           std::move(first_reply));
 }
 
 std::string to_valid_utf8(std::string_view text)

@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 
 #include "procsup/control_client.hpp"
+#include "procsup/exit_codes.hpp"
 #include "procsup/protocol.hpp"
 
 namespace procsup {
@@ -17,11 +18,6 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr int exit_ok = 0;
-constexpr int exit_failed = 1;
-constexpr int exit_usage = 2;
-constexpr int exit_unknown_service = 4;
-constexpr int exit_unreachable = 5;
 
 // Nothing is buffered in this process (stdout is written with write(2)), so ending at once
 // loses nothing: interrupting a follow is its normal end.

@@ -24,18 +24,16 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr Duration drain_poll_interval = std::chrono::milliseconds(20);
+// A service restarting within a second or two logs freely; a crash loop at a tiny backoff is
+// cut to ten lines per ten seconds plus a count of what was left out.
+constexpr int log_throttle_burst = 10;
+constexpr Duration log_throttle_window = std::chrono::seconds(10);
 constexpr int pipe_capacity = 1 << 20;
 
 std::string seconds_text(Duration d)
 {
     return fmt::format("{:.1f}s", std::chrono::duration<double>(d).count());
 }
-
-// The service's own pipe: read end for the daemon, write end for the child.
-struct Pipe {
-    int read_fd = -1;
-    int write_fd = -1;
-};
 
 std::optional<Pipe> make_pipe()
 {
@@ -87,6 +85,48 @@ bool needs_pipe(const OutputTarget& target)
 
 }  // namespace
 
+bool OutputPipes::open(bool want_out, bool want_err)
+{
+    if (want_out) {
+        const auto p = make_pipe();
+        if (!p) {
+            return false;
+        }
+        out = *p;
+    }
+    if (want_err) {
+        const auto p = make_pipe();
+        if (!p) {
+            return false;
+        }
+        err = *p;
+    }
+    return true;
+}
+
+void OutputPipes::close_write_ends()
+{
+    close_fd(out.write_fd);
+    close_fd(err.write_fd);
+}
+
+int OutputPipes::take_out_read_end()
+{
+    return std::exchange(out.read_fd, -1);
+}
+
+int OutputPipes::take_err_read_end()
+{
+    return std::exchange(err.read_fd, -1);
+}
+
+OutputPipes::~OutputPipes()
+{
+    close_write_ends();
+    close_fd(out.read_fd);
+    close_fd(err.read_fd);
+}
+
 Service::Service(boost::asio::io_context& io, ServiceConfig config,
                  std::shared_ptr<const Environment> base_environment, ChildWatcher& children)
     : io_(io),
@@ -95,6 +135,7 @@ Service::Service(boost::asio::io_context& io, ServiceConfig config,
       lifecycle_(LifecyclePolicy::from(config_)),
       since_(std::chrono::system_clock::now()),
       children_(children),
+      log_throttle_(log_throttle_burst, log_throttle_window),
       start_timer_(io),
       backoff_timer_(io),
       stop_timer_(io),
@@ -487,37 +528,29 @@ void Service::spawn_process()
         on_spawn_failed("no notify socket to pass in NOTIFY_SOCKET (see the daemon log)");
         return;
     }
-    if (config_.pidfile) {
-        const auto dir = config_.pidfile->parent_path();
-        if (::access(dir.c_str(), W_OK) != 0) {
-            on_spawn_failed(fmt::format("cannot write PID file '{}': {}",
-                                        config_.pidfile->string(), std::strerror(errno)));
-            return;
-        }
-    }
-
-    Pipe out;
-    Pipe err;
-    bool pipes_ok = true;
-    if (needs_pipe(config_.stdout_target)) {
-        const auto p = make_pipe();
-        pipes_ok = p.has_value();
-        out = p.value_or(Pipe{});
-    }
-    if (pipes_ok && needs_pipe(config_.stderr_target)) {
-        const auto p = make_pipe();
-        pipes_ok = p.has_value();
-        err = p.value_or(Pipe{});
-    }
-    if (!pipes_ok) {
-        const std::string reason = fmt::format("cannot create output pipe: {}",
-                                               std::strerror(errno));
-        close_fd(out.read_fd), close_fd(out.write_fd), close_fd(err.read_fd);
-        close_fd(err.write_fd);
-        on_spawn_failed(reason);
+    if (config_.pidfile && ::access(config_.pidfile->parent_path().c_str(), W_OK) != 0) {
+        on_spawn_failed(fmt::format("cannot write PID file '{}': {}", config_.pidfile->string(),
+                                    std::strerror(errno)));
         return;
     }
 
+    OutputPipes pipes;
+    if (!pipes.open(needs_pipe(config_.stdout_target), needs_pipe(config_.stderr_target))) {
+        on_spawn_failed(fmt::format("cannot create output pipe: {}", std::strerror(errno)));
+        return;
+    }
+
+    const SpawnResult result = spawn(make_spawn_request(pipes));
+    pipes.close_write_ends();  // The child has its copies; EOF must come when it is done.
+    if (const auto* error = std::get_if<SpawnError>(&result)) {
+        on_spawn_failed(error->to_string());
+        return;
+    }
+    on_spawned(std::get<pid_t>(result), pipes);
+}
+
+SpawnRequest Service::make_spawn_request(const OutputPipes& pipes) const
+{
     SpawnRequest request;
     request.argv = config_.command;
     request.env = build_environment();
@@ -528,37 +561,29 @@ void Service::spawn_process()
     request.ignore_sighup = config_.nohup;
     request.stdout_fd = config_.stdout_target.kind == OutputTarget::Kind::passthrough
                             ? STDOUT_FILENO
-                            : out.write_fd;
-    request.stderr_fd = err.write_fd;
+                            : pipes.out.write_fd;
+    request.stderr_fd = pipes.err.write_fd;
     if (config_.stderr_target.kind == OutputTarget::Kind::merge_into_stdout) {
         request.stderr_fd = request.stdout_fd;
     } else if (config_.stderr_target.kind == OutputTarget::Kind::passthrough) {
         request.stderr_fd = STDERR_FILENO;
     }
+    return request;
+}
 
-    const SpawnResult result = spawn(request);
-    close_fd(out.write_fd);
-    close_fd(err.write_fd);
-
-    if (const auto* error = std::get_if<SpawnError>(&result)) {
-        close_fd(out.read_fd);
-        close_fd(err.read_fd);
-        on_spawn_failed(error->to_string());
-        return;
-    }
-
-    const pid_t pid = std::get<pid_t>(result);
+void Service::on_spawned(pid_t pid, OutputPipes& pipes)
+{
     main_pid_ = pid;
     group_id_ = pid;
     started_at_ = Clock::now();
     drain_signalled_ = false;
     // Why this run was started, when it was not the operator's choice; else nothing stale.
     message_ = std::exchange(next_run_reason_, std::string());
-    if (out.read_fd >= 0) {
-        std::make_shared<OutputReader>(io_, out.read_fd, stdout_sink_)->start();
+    if (const int fd = pipes.take_out_read_end(); fd >= 0) {
+        std::make_shared<OutputReader>(io_, fd, stdout_sink_)->start();
     }
-    if (err.read_fd >= 0) {
-        std::make_shared<OutputReader>(io_, err.read_fd, stderr_sink_)->start();
+    if (const int fd = pipes.take_err_read_end(); fd >= 0) {
+        std::make_shared<OutputReader>(io_, fd, stderr_sink_)->start();
     }
     if (config_.pidfile) {
         if (const std::error_code ec = write_pid_file(*config_.pidfile, pid)) {
@@ -566,7 +591,9 @@ void Service::spawn_process()
                          config_.name, config_.pidfile->string(), ec.message());
         }
     }
-    spdlog::info("service '{}' started (pid {})", config_.name, pid);
+    if (may_log_lifecycle()) {
+        spdlog::info("service '{}' started (pid {})", config_.name, pid);
+    }
     dispatch({LifecycleEvent::spawned});
 }
 
@@ -581,6 +608,7 @@ void Service::on_spawn_failed(const std::string& reason)
 void Service::report_outcome(const std::string& what, const std::string& cause,
                              const Lifecycle& outcome)
 {
+    const bool log = may_log_lifecycle();
     switch (outcome.state()) {
     case ServiceState::backoff: {
         const int attempt = outcome.failed_starts() + 1;
@@ -589,25 +617,44 @@ void Service::report_outcome(const std::string& what, const std::string& cause,
                                    : std::string();
         const std::string delay = format_duration(outcome.backoff_delay(outcome.failed_starts()));
         message_ = fmt::format("{}; retrying in {} (attempt {}{})", cause, delay, attempt, of);
-        spdlog::warn("service '{}' {}; retrying in {} (attempt {}{})", config_.name, what, delay,
-                     attempt, of);
+        if (log) {
+            spdlog::warn("service '{}' {}; retrying in {} (attempt {}{})", config_.name, what,
+                         delay, attempt, of);
+        }
         return;
     }
     case ServiceState::starting:
-        spdlog::info("service '{}' {}; restarting now", config_.name, what);
+        if (log) {
+            spdlog::info("service '{}' {}; restarting now", config_.name, what);
+        }
         return;
     case ServiceState::exited:
-        spdlog::info("service '{}' {}; not restarting (restart = {})", config_.name, what,
-                     policy_name(config_.restart));
+        if (log) {
+            spdlog::info("service '{}' {}; not restarting (restart = {})", config_.name, what,
+                         policy_name(config_.restart));
+        }
         return;
     case ServiceState::fatal:
         return;  // notify() has said it at error level.
     case ServiceState::stopped:
     case ServiceState::running:
     case ServiceState::stopping:
-        spdlog::info("service '{}' {}", config_.name, what);
+        if (log) {
+            spdlog::info("service '{}' {}", config_.name, what);
+        }
         return;
     }
+}
+
+bool Service::may_log_lifecycle()
+{
+    const LogThrottle::Verdict verdict = log_throttle_.check(Clock::now());
+    if (verdict.suppressed) {
+        spdlog::info("service '{}': {} lifecycle log lines left out in the last {} (it is "
+                     "restarting quickly)",
+                     config_.name, *verdict.suppressed, format_duration(log_throttle_window));
+    }
+    return verdict.log;
 }
 
 bool Service::handle_exit(pid_t pid, int wait_status)
@@ -783,8 +830,10 @@ std::vector<pid_t> Service::escaped_processes() const
     }
     const std::string marker = std::string(service_marker_variable) + "=" + config_.name;
     for (pid_t pid : direct_children()) {
-        if (pid != main_pid_.value_or(0) && process_group_of(pid) != group_id_.value_or(0) &&
-            environment_contains(pid, marker)) {
+        // Known children (services' main processes, health checks) are skipped before the
+        // costly look into /proc/PID/environ: in steady state that is every child.
+        if (pid != main_pid_.value_or(0) && !(is_known_child_ && is_known_child_(pid)) &&
+            process_group_of(pid) != group_id_.value_or(0) && environment_contains(pid, marker)) {
             escaped.push_back(pid);
         }
     }

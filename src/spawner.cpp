@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -384,15 +385,18 @@ void setup_stdio(const ChildPlan& plan, int error_fd)
     }
 }
 
+// Raw system calls, not the glibc wrappers: in a vfork() child the wrappers would try to
+// apply the change to every thread of the parent too (glibc's setxid broadcast), which
+// shares our memory but is not this process.
 void switch_credentials(const Credentials& ids, int error_fd)
 {
-    if (setgroups(ids.groups.size(), ids.groups.data()) < 0) {
+    if (syscall(SYS_setgroups, ids.groups.size(), ids.groups.data()) < 0) {
         fail_in_child(error_fd, ChildStep::setgroups);
     }
-    if (setgid(ids.gid) < 0) {
+    if (syscall(SYS_setgid, ids.gid) < 0) {
         fail_in_child(error_fd, ChildStep::setgid);
     }
-    if (ids.set_uid && setuid(ids.uid) < 0) {
+    if (ids.set_uid && syscall(SYS_setuid, ids.uid) < 0) {
         fail_in_child(error_fd, ChildStep::setuid);
     }
 }
@@ -479,15 +483,21 @@ std::optional<SpawnError> make_error_pipe(int fds[2])
     return std::nullopt;
 }
 
-// Forks with every signal blocked, so no handler of procsup runs in the child before the
-// child has reset the dispositions.
+// Starts the child with every signal blocked, so no handler of procsup runs in the child
+// before the child has reset the dispositions.
+//
+// vfork(), not fork(): the child borrows the daemon's memory until execve() instead of
+// copying its page tables, which made each spawn cost milliseconds (bench/, cold start and
+// crash loop). That is safe here because the child only makes system calls on data built
+// before (ChildPlan), never allocates, never returns from this function, and ends in
+// execve() or _exit(); the parent is suspended until then.
 pid_t fork_child(const ChildPlan& plan, int error_fd)
 {
     sigset_t all;
     sigset_t saved;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &saved);
-    pid_t pid = fork();
+    pid_t pid = vfork();
     if (pid == 0) {
         run_child(plan, error_fd);
     }

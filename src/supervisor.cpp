@@ -79,7 +79,18 @@ std::shared_ptr<Service> Supervisor::make_service(const ServiceConfig& config)
     service->set_listener([this](Service& s, ServiceState from, ServiceState to) {
         on_state_change(s, from, to);
     });
+    service->set_known_child_test([this](pid_t pid) { return is_known_child(pid); });
     return service;
+}
+
+bool Supervisor::is_known_child(pid_t pid) const
+{
+    if (children_.watches(pid)) {
+        return true;
+    }
+    const auto is_main = [pid](const auto& s) { return s->main_pid() == pid; };
+    return std::any_of(services_.begin(), services_.end(), is_main) ||
+           std::any_of(retiring_.begin(), retiring_.end(), is_main);
 }
 
 std::string UpdateReport::summary() const
@@ -483,10 +494,12 @@ void Supervisor::on_state_change(Service& service, ServiceState from, ServiceSta
 void Supervisor::on_essential_end(const Service& service)
 {
     const int status = service.last_exit() ? service.last_exit()->shell_code() : 1;
-    spdlog::error("essential service '{}' ended for good ({}); shutting down with status {}",
-                  service.name(),
-                  service.last_exit() ? service.last_exit()->describe() : service.message(),
-                  status);
+    // A job that finished well (`procsup run -- make`) is no error.
+    spdlog::log(status == 0 ? spdlog::level::info : spdlog::level::err,
+                "essential service '{}' ended for good ({}); shutting down with status {}",
+                service.name(),
+                service.last_exit() ? service.last_exit()->describe() : service.message(),
+                status);
     essential_exit_status_ = status;
     shutdown();
 }
@@ -577,6 +590,11 @@ void ChildRegistry::watch(pid_t pid, ExitCallback on_exit)
 void ChildRegistry::forget(pid_t pid)
 {
     callbacks_.erase(pid);
+}
+
+bool ChildRegistry::watches(pid_t pid) const
+{
+    return callbacks_.contains(pid);
 }
 
 bool ChildRegistry::dispatch(pid_t pid, int wait_status)

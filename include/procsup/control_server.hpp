@@ -45,6 +45,9 @@ public:
     struct Connection;
 
 private:
+    bool make_socket_directory(std::string& error);
+    bool replace_stale_socket(std::string& error);
+    bool bind(std::string& error);
     void accept_next();
     bool is_peer_allowed(int fd, std::string& who);
 

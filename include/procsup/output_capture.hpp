@@ -70,10 +70,10 @@ public:
     void adopt_listeners(OutputSink& old);
 
     // The last `count` lines: from the log file and as many of its backups as needed for a
-    // file sink, from the in-memory ring otherwise (or when the file cannot be read).
+    // file sink (nothing when it cannot be read), from the in-memory ring otherwise.
     std::vector<std::string> last_lines(std::size_t count) const;
 
-    // The last lines written, for `procsup logs` when the file is gone or never existed.
+    // The last lines written by an inherit or null sink (a file sink keeps no copy).
     const std::deque<std::string>& recent_lines() const { return recent_; }
     const RotatingFile* file() const { return file_.get(); }
 

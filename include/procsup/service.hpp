@@ -25,12 +25,37 @@
 #include "procsup/exit_status.hpp"
 #include "procsup/health_check.hpp"
 #include "procsup/lifecycle.hpp"
+#include "procsup/log_throttle.hpp"
 #include "procsup/notify_message.hpp"
 #include "procsup/service_status.hpp"
 
 namespace procsup {
 
 class OutputSink;
+struct SpawnRequest;
+
+// A pipe: the read end for the daemon, the write end for the child.
+struct Pipe {
+    int read_fd = -1;
+    int write_fd = -1;
+};
+
+// The output pipes of one run. Closes whatever it still owns when destroyed, so no path
+// leaks a descriptor.
+struct OutputPipes {
+    OutputPipes() = default;
+    OutputPipes(const OutputPipes&) = delete;
+    OutputPipes& operator=(const OutputPipes&) = delete;
+    ~OutputPipes();
+
+    bool open(bool want_out, bool want_err);  // false with errno set
+    void close_write_ends();
+    int take_out_read_end();  // -1 when there is none
+    int take_err_read_end();
+
+    Pipe out;
+    Pipe err;
+};
 
 class Service : public std::enable_shared_from_this<Service> {
 public:
@@ -74,6 +99,12 @@ public:
     void abandon_start(std::string reason);
 
     void set_listener(StateListener listener) { listener_ = std::move(listener); }
+    // Tells children of the daemon that belong to someone (any service's main process, a
+    // health check) from escaped ones.
+    void set_known_child_test(std::function<bool(pid_t)> test)
+    {
+        is_known_child_ = std::move(test);
+    }
 
     // The daemon's notify socket, passed in NOTIFY_SOCKET to a service of type = "notify";
     // nullopt when there is none (such a service then fails to start).
@@ -105,10 +136,13 @@ public:
 
 private:
     void report_stale_pid_file() const;
+    bool may_log_lifecycle();
     void dispatch(const LifecycleInput& input);
     void apply(const LifecycleActions& actions);
     void notify(ServiceState from, ServiceState to);
     void spawn_process();
+    SpawnRequest make_spawn_request(const OutputPipes& pipes) const;
+    void on_spawned(pid_t pid, OutputPipes& pipes);
     void on_spawn_failed(const std::string& reason);
     void on_main_exited(int wait_status);
     std::string describe_exit(Duration uptime) const;
@@ -142,6 +176,7 @@ private:
     std::shared_ptr<const Environment> base_environment_;
     Lifecycle lifecycle_;
     StateListener listener_;
+    std::function<bool(pid_t)> is_known_child_;
 
     std::optional<pid_t> main_pid_;
     std::optional<pid_t> group_id_;  // kept after the main process is gone, while draining
@@ -160,6 +195,7 @@ private:
     std::string next_run_reason_;  // shown once the next run starts: why it was restarted
     std::string waiting_reason_;
     ChildWatcher& children_;
+    LogThrottle log_throttle_;
     std::optional<HealthTracker> health_tracker_;
     std::unique_ptr<HealthProbe> health_probe_;
     std::string health_output_;

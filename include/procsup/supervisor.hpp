@@ -56,6 +56,7 @@ public:
     void forget(pid_t pid) override;
     // Returns false when nobody watches `pid`.
     bool dispatch(pid_t pid, int wait_status);
+    bool watches(pid_t pid) const;
 
 private:
     std::map<pid_t, ExitCallback> callbacks_;
@@ -145,6 +146,7 @@ private:
     std::shared_ptr<const Environment> environment_;
     ChildRegistry children_;  // before services_: they keep a reference to it
     std::shared_ptr<Service> make_service(const ServiceConfig& config);
+    bool is_known_child(pid_t pid) const;
     void retire_finished();
 
     // Created only when needed; removed when the shutdown is complete.

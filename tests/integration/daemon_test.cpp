@@ -275,3 +275,36 @@ stdout = "@DIR@/filed.log"
         CHECK(read_file(f.path("daemon.out")).find("to the file") == std::string::npos);
     }
 }
+
+TEST_SUITE("daemon")
+{
+    TEST_CASE("a service in a tight crash loop does not flood the daemon's log" *
+              doctest::timeout(60))
+    {
+        Fixture f;
+        f.write_config(R"(
+[services.flapper]
+command = ["false"]
+restart = "always"
+start_seconds = 0
+backoff = "1ms"
+backoff_max = "1ms"
+start_retries = "unlimited"
+)");
+        f.start_daemon();
+        // Past one throttle window, so the summary of what was left out has been written.
+        REQUIRE(wait_until([&] {
+            return read_file(f.log_path()).find("lifecycle log lines left out") !=
+                   std::string::npos;
+        }, 30s));
+        const auto s = f.status_of("flapper");
+        const std::string log = read_file(f.log_path());
+        std::size_t lines = 0;
+        for (std::size_t at = log.find("service 'flapper'"); at != std::string::npos;
+             at = log.find("service 'flapper'", at + 1)) {
+            ++lines;
+        }
+        CHECK(s.at("failed_starts").as_int64() > 200);
+        CHECK(lines < 40);
+    }
+}

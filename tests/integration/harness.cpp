@@ -51,6 +51,42 @@ void drain(int& fd, std::string& into)
     }
 }
 
+// argv and environment as execvpe wants them; the strings live as long as this object.
+struct ExecArgs {
+    ExecArgs(const std::vector<std::string>& args, const std::vector<std::string>& extra_env)
+        : argv_strings(args)
+    {
+        for (char** e = environ; *e; ++e) {
+            env_strings.emplace_back(*e);
+        }
+        env_strings.insert(env_strings.end(), extra_env.begin(), extra_env.end());
+        for (auto& a : argv_strings) {
+            argv.push_back(a.data());
+        }
+        argv.push_back(nullptr);
+        for (auto& e : env_strings) {
+            env.push_back(e.data());
+        }
+        env.push_back(nullptr);
+    }
+
+    // In the child: stdin from /dev/null, then exec; 127 when exec fails.
+    [[noreturn]] void exec(int out_fd, int err_fd)
+    {
+        const int null_fd = ::open("/dev/null", O_RDONLY);
+        ::dup2(null_fd, 0);
+        ::dup2(out_fd, 1);
+        ::dup2(err_fd, 2);
+        ::execvpe(argv[0], argv.data(), env.data());
+        _exit(127);
+    }
+
+    std::vector<std::string> argv_strings;
+    std::vector<std::string> env_strings;
+    std::vector<char*> argv;
+    std::vector<char*> env;
+};
+
 }  // namespace
 
 CommandResult run_command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
@@ -60,31 +96,11 @@ CommandResult run_command(const std::vector<std::string>& argv, std::chrono::mil
     int err[2];
     REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
     REQUIRE(::pipe2(err, O_CLOEXEC) == 0);
-    std::vector<std::string> env;
-    for (char** e = environ; *e; ++e) {
-        env.emplace_back(*e);
-    }
-    env.insert(env.end(), extra_env.begin(), extra_env.end());
-    std::vector<char*> c_argv;
-    for (const auto& a : argv) {
-        c_argv.push_back(const_cast<char*>(a.c_str()));
-    }
-    c_argv.push_back(nullptr);
-    std::vector<char*> c_env;
-    for (const auto& e : env) {
-        c_env.push_back(const_cast<char*>(e.c_str()));
-    }
-    c_env.push_back(nullptr);
-
+    ExecArgs exec_args(argv, extra_env);
     const pid_t pid = ::fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
-        const int null_fd = ::open("/dev/null", O_RDONLY);
-        ::dup2(null_fd, 0);
-        ::dup2(out[1], 1);
-        ::dup2(err[1], 2);
-        ::execvpe(c_argv[0], c_argv.data(), c_env.data());
-        _exit(127);
+        exec_args.exec(out[1], err[1]);
     }
     ::close(out[1]);
     ::close(err[1]);
@@ -130,32 +146,13 @@ CommandResult run_command(const std::vector<std::string>& argv, std::chrono::mil
 pid_t spawn_background(const std::vector<std::string>& argv, const fs::path& out,
                        const fs::path& err, const std::vector<std::string>& extra_env)
 {
-    std::vector<std::string> env;
-    for (char** e = environ; *e; ++e) {
-        env.emplace_back(*e);
-    }
-    env.insert(env.end(), extra_env.begin(), extra_env.end());
-    std::vector<char*> c_argv;
-    for (const auto& a : argv) {
-        c_argv.push_back(const_cast<char*>(a.c_str()));
-    }
-    c_argv.push_back(nullptr);
-    std::vector<char*> c_env;
-    for (const auto& e : env) {
-        c_env.push_back(const_cast<char*>(e.c_str()));
-    }
-    c_env.push_back(nullptr);
+    ExecArgs exec_args(argv, extra_env);
     const pid_t pid = ::fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
-        const int null_fd = ::open("/dev/null", O_RDONLY);
         const int out_fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
         const int err_fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
-        ::dup2(null_fd, 0);
-        ::dup2(out_fd, 1);
-        ::dup2(err_fd, 2);
-        ::execvpe(c_argv[0], c_argv.data(), c_env.data());
-        _exit(127);
+        exec_args.exec(out_fd, err_fd);
     }
     return pid;
 }
