@@ -33,6 +33,24 @@ TEST_SUITE("render")
               "exited with status 1\n");
     }
 
+    TEST_CASE("INFO shows a notify service's STATUS= after the message, or alone")
+    {
+        ServiceStatus ready;
+        ready.name = "api";
+        ready.state = ServiceState::running;
+        ready.notify_status = "Serving 3 clients";
+        ServiceStatus restarting = ready;
+        restarting.name = "db";
+        restarting.message = "restarting: no WATCHDOG=1 for 10s";
+        const json::array services{protocol::to_json(ready), protocol::to_json(restarting)};
+
+        const std::string table = render_status_table(services, RenderOptions{false});
+        CHECK(table.find("api   running  -    -       none    0         -          "
+                         "Serving 3 clients\n") != std::string::npos);
+        CHECK(table.find("restarting: no WATCHDOG=1 for 10s; Serving 3 clients\n") !=
+              std::string::npos);
+    }
+
     TEST_CASE("colour marks the state only when asked for")
     {
         ServiceStatus s;
