@@ -60,6 +60,21 @@ bool process_exists(pid_t pid)
     return ::kill(pid, 0) == 0 || errno == EPERM;
 }
 
+// Why a PID file could not be created in its folder (an errno value), or 0. Checked before
+// the spawn, so a bad path fails the start instead of leaving a service without its file.
+int pid_file_folder_error(const std::filesystem::path& pidfile)
+{
+    struct stat st {};
+    const auto folder = pidfile.parent_path();
+    if (::stat(folder.c_str(), &st) != 0) {
+        return errno;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        return ENOTDIR;
+    }
+    return ::access(folder.c_str(), W_OK) == 0 ? 0 : errno;
+}
+
 std::string_view policy_name(RestartPolicy policy)
 {
     switch (policy) {
@@ -528,10 +543,12 @@ void Service::spawn_process()
         on_spawn_failed("no notify socket to pass in NOTIFY_SOCKET (see the daemon log)");
         return;
     }
-    if (config_.pidfile && ::access(config_.pidfile->parent_path().c_str(), W_OK) != 0) {
-        on_spawn_failed(fmt::format("cannot write PID file '{}': {}", config_.pidfile->string(),
-                                    std::strerror(errno)));
-        return;
+    if (config_.pidfile) {
+        if (const int err = pid_file_folder_error(*config_.pidfile)) {
+            on_spawn_failed(fmt::format("cannot write PID file '{}': {}",
+                                        config_.pidfile->string(), std::strerror(err)));
+            return;
+        }
     }
 
     OutputPipes pipes;

@@ -20,6 +20,8 @@ TEST_SUITE("bad input")
     TEST_CASE("a broken service fails alone with a clear reason" * doctest::timeout(60))
     {
         Fixture f;
+        // A regular file where the PID file's folder should be: nothing can create it.
+        write_file(f.path("a-file"), "");
         f.write_config(R"(
 [services.good]
 command = ["sleep", "1000"]
@@ -39,25 +41,25 @@ restart = "never"
 
 [services.nodir]
 command = ["sleep", "1000"]
-directory = "/nonexistent/dir"
+directory = "@DIR@/no-such-dir"
 restart = "never"
 
 [services.badpidfile]
 command = ["sleep", "1000"]
-pidfile = "/nonexistent/dir/app.pid"
+pidfile = "@DIR@/a-file/app.pid"
 restart = "never"
 )");
         f.start_daemon();
         REQUIRE(wait_until([&] { return f.state_of("good") == "running"; }));
         struct Expect {
-            const char* service;
-            const char* reason;
+            std::string service;
+            std::string reason;
         };
         for (const Expect& e : {Expect{"nobinary", "/nonexistent/bin/app"},
                                 Expect{"notinpath", "not found"},
                                 Expect{"nouser", "no-such-user-procsup"},
-                                Expect{"nodir", "/nonexistent/dir"},
-                                Expect{"badpidfile", "/nonexistent/dir/app.pid"}}) {
+                                Expect{"nodir", "no-such-dir"},
+                                Expect{"badpidfile", "a-file/app.pid"}}) {
             CAPTURE(e.service);
             REQUIRE(wait_until([&] { return f.state_of(e.service) == "fatal"; }));
             const std::string message(f.status_of(e.service).at("message").as_string());
