@@ -23,6 +23,7 @@
 #include "procsup/protocol.hpp"
 #include "procsup/render.hpp"
 #include "procsup/run_command.hpp"
+#include "procsup/units.hpp"
 
 namespace procsup {
 
@@ -200,17 +201,25 @@ int cmd_health(const GlobalOptions& global, const std::vector<std::string>& name
         const json::object& s = v.as_object();
         const std::string_view state = s.at("state").as_string();
         const std::string_view health = s.at("health").as_string();
+        // A job that ran to a successful end (a migration before the server) is fine.
+        const bool completed = state == "exited" && s.at("last_exit").is_object() &&
+                               s.at("last_exit").at("code") == json::value(0);
         int code = exit_ok;
-        if (state != "running") {
+        if (state != "running" && !completed) {
             code = exit_not_running;
-        } else if (health != "healthy" && health != "none") {
+        } else if (state == "running" && health != "healthy" && health != "none") {
             code = exit_failed;
         }
         worst = std::max(worst, code);
         if (!global.json) {
+            std::string what = "not running (" + std::string(state) + ")";
+            if (completed) {
+                what = "completed (exit 0)";
+            } else if (state == "running") {
+                what = health == "none" ? "running (no health check)" : std::string(health);
+            }
             std::printf("%s: %s%s\n", std::string(s.at("name").as_string()).c_str(),
-                        state == "running" ? std::string(health).c_str()
-                                           : ("not running (" + std::string(state) + ")").c_str(),
+                        what.c_str(),
                         code == exit_failed && !s.at("health_output").as_string().empty()
                             ? (": " + std::string(s.at("health_output").as_string())).c_str()
                             : "");
@@ -253,6 +262,12 @@ int cmd_action(const GlobalOptions& global, const std::string& command,
         request["wait"] = false;
     }
     if (!signal.empty()) {
+        if (!parse_signal(signal) || signal == "0") {
+            std::fprintf(stderr, "procsup: unknown signal '%s' (use a name such as TERM or "
+                                 "SIGHUP, or a number from 1 to 64)\n",
+                         signal.c_str());
+            return exit_usage;
+        }
         request["signal"] = signal;
     }
     Client client(global);
@@ -374,8 +389,14 @@ int cmd_events(const GlobalOptions& global)
         if (e.at("kind").as_string() == "health") {
             line += "health " + std::string(e.at("health").as_string());
         } else {
-            line += std::string(e.at("from").as_string()) + " -> " +
-                    std::string(e.at("to").as_string());
+            const std::string from(e.at("from").as_string());
+            const std::string to(e.at("to").as_string());
+            line += from + " -> " + to;
+            // running -> starting is a crash and an immediate restart: say how it ended.
+            if ((from == "running" || from == "starting") && to != "running" &&
+                to != "stopping" && e.at("last_exit").is_object()) {
+                line += " after " + render_last_exit(e.at("last_exit"));
+            }
         }
         if (e.at("pid").is_int64()) {
             line += " (pid " + std::to_string(e.at("pid").as_int64()) + ")";
@@ -397,8 +418,13 @@ int cmd_check_config(const GlobalOptions& global)
         for (const ServiceConfig& s : config.services) {
             names += (names.empty() ? "" : ", ") + s.name;
         }
-        std::printf("%s: ok, %zu service%s (%s)\n", config.file.c_str(), config.services.size(),
-                    config.services.size() == 1 ? "" : "s", names.c_str());
+        if (config.services.empty()) {
+            std::printf("%s: ok, no services\n", config.file.c_str());
+        } else {
+            std::printf("%s: ok, %zu service%s (%s)\n", config.file.c_str(),
+                        config.services.size(), config.services.size() == 1 ? "" : "s",
+                        names.c_str());
+        }
         return exit_ok;
     } catch (const ConfigError& e) {
         for (const ConfigDiagnostic& d : e.diagnostics()) {

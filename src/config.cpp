@@ -598,6 +598,11 @@ void ConfigLoader::read_process_keys(const TableReader& t, ServiceConfig& servic
     }
     assign(service.command, t.read("command", &ValueReader::command));
     assign(service.directory, t.read("directory", &ValueReader::path, config_dir_));
+    if (!service.directory) {
+        // The same folder relative paths resolve against, whether the daemon runs in the
+        // foreground from some shell or detached in `/`.
+        service.directory = config_dir_;
+    }
     assign(service.user, t.read("user", &ValueReader::non_empty_string));
     assign(service.group, t.read("group", &ValueReader::non_empty_string));
     assign(service.umask, t.read("umask", &ValueReader::mode));

@@ -220,6 +220,8 @@ std::optional<std::int64_t> ValueReader::integer(const toml::node& node, const s
     return value;
 }
 
+constexpr Duration max_config_duration = std::chrono::hours(24 * 365);
+
 std::optional<Duration> ValueReader::duration(const toml::node& node, const std::string& key,
                                               Zero zero) const
 {
@@ -253,6 +255,12 @@ std::optional<Duration> ValueReader::duration(const toml::node& node, const std:
     }
     if (zero == Zero::refused && value->count() == 0) {
         report(node, key, "must be longer than 0s");
+        return std::nullopt;
+    }
+    // Timers count in nanoseconds: far longer spans overflow them, and no supervisor
+    // setting means anything beyond a year.
+    if (*value > max_config_duration) {
+        report(node, key, "must be at most 365 days");
         return std::nullopt;
     }
     return value;

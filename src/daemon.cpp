@@ -267,13 +267,13 @@ int Daemon::run()
         report_.ready();
     }
     supervisor_.set_observer([this](const Service& service, ServiceState, ServiceState to) {
-        if (options_.run_mode && to != ServiceState::starting) {
+        if (options_.run_mode && options_.detach && to != ServiceState::starting) {
             // `run --detach` returns once the command runs, or says why it does not.
             if (service.main_pid()) {
                 report_.ready(std::to_string(*service.main_pid()));
             } else {
-                report_.failed(fmt::format("'{}' is {}: {}", service.name(), to_string(to),
-                                           service.message()));
+                report_.failed(fmt::format("'{}' did not start ({}): {}", service.name(),
+                                           to_string(to), service.message()));
             }
         }
         tell_systemd();

@@ -255,6 +255,9 @@ Duration Lifecycle::backoff_delay(int failed_starts) const
 {
     Duration delay = policy_.backoff;
     for (int i = 1; i < failed_starts && delay < policy_.backoff_max; ++i) {
+        if (delay > policy_.backoff_max / 2) {
+            return policy_.backoff_max;  // Doubling would pass the cap (or overflow).
+        }
         delay *= 2;
     }
     return std::min(delay, policy_.backoff_max);

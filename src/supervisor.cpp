@@ -114,7 +114,10 @@ UpdateReport Supervisor::plan_update(const Config& next) const
         const Service* current = find(sc.name);
         if (!current) {
             report.added.push_back(sc.name);
-        } else if (current->needs_restart_for(sc)) {
+        } else if (current->needs_restart_for(sc) &&
+                   (!is_at_rest(current->state()) || current->state() == ServiceState::fatal)) {
+            // A running service gets a new process; a fatal one gets another chance with
+            // its new definition. A stopped or exited one stays at rest.
             report.restarted.push_back(sc.name);
         } else if (!(current->config() == sc)) {
             report.updated.push_back(sc.name);
@@ -165,10 +168,16 @@ UpdateReport Supervisor::apply_update(Config next)
     next.supervisor = config_.supervisor;
     config_ = std::move(next);
 
+    auto listed = [](const std::vector<std::string>& names, const std::string& name) {
+        return std::find(names.begin(), names.end(), name) != names.end();
+    };
     for (const auto& s : services_) {
-        const bool added = std::find(report.added.begin(), report.added.end(), s->name()) !=
-                           report.added.end();
-        if (s->config().autostart && (added || s->state() == ServiceState::fatal)) {
+        // A fatal service whose definition did not change would only fail again: `update`
+        // leaves it alone, like every other unchanged service.
+        const bool revive = s->state() == ServiceState::fatal &&
+                            (listed(report.restarted, s->name()) ||
+                             listed(report.updated, s->name()));
+        if (s->config().autostart && (listed(report.added, s->name()) || revive)) {
             request_start(*s);
         }
     }
@@ -326,7 +335,10 @@ std::optional<std::string> Supervisor::unmet_dependency(const Service& service,
             const std::string why = d->message().empty() ? "" : ": " + d->message();
             return fmt::format("dependency '{}' is {}{}", name, to_string(st), why);
         }
-        return fmt::format("waiting for {} to be {}", name, condition_word(condition));
+        const bool waits_for_health =
+            condition == DependencyCondition::started && d->config().health;
+        return fmt::format("waiting for {} to be {}", name,
+                           waits_for_health ? "healthy" : condition_word(condition));
     }
     return std::nullopt;
 }
@@ -493,7 +505,8 @@ void Supervisor::on_state_change(Service& service, ServiceState from, ServiceSta
 
 void Supervisor::on_essential_end(const Service& service)
 {
-    const int status = service.last_exit() ? service.last_exit()->shell_code() : 1;
+    // 127 when it never ran: what a shell says of a command it could not start.
+    const int status = service.last_exit() ? service.last_exit()->shell_code() : 127;
     // A job that finished well (`procsup run -- make`) is no error.
     spdlog::log(status == 0 ? spdlog::level::info : spdlog::level::err,
                 "essential service '{}' ended for good ({}); shutting down with status {}",

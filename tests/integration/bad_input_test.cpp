@@ -127,3 +127,26 @@ autostart = false
         CHECK(d.exit_code == 2);
     }
 }
+
+TEST_SUITE("bad input")
+{
+    TEST_CASE("a service without directory runs in the config file's folder, even detached" *
+              doctest::timeout(60))
+    {
+        Fixture f;
+        f.write_config(R"(
+[services.here]
+command = ["sh", "-c", "pwd > here.txt; exec sleep 1000"]
+)");
+        f.start_daemon();  // --detach: the daemon itself runs in /
+        CHECK(wait_until([&] { return read_file(f.path("here.txt")) == f.dir().string() + "\n"; }));
+    }
+
+    TEST_CASE("an unknown signal is a usage error named on the client" * doctest::timeout(30))
+    {
+        Fixture f;
+        const auto r = f.cli({"signal", "SIGFOO", "app"});
+        CHECK(r.exit_code == 2);
+        CHECK(r.err.find("unknown signal 'SIGFOO'") != std::string::npos);
+    }
+}

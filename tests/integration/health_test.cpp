@@ -176,3 +176,25 @@ depends_on = ["db"]
         CHECK(start.out.find("db") != std::string::npos);
     }
 }
+
+TEST_SUITE("health")
+{
+    TEST_CASE("a one-shot job that ended well counts as healthy" * doctest::timeout(60))
+    {
+        Fixture f;
+        f.write_config(R"(
+[services.migrate]
+command = ["true"]
+restart = "never"
+[services.web]
+command = ["sleep", "1000"]
+depends_on = { migrate = "completed" }
+)");
+        f.start_daemon();
+        REQUIRE(wait_until([&] { return f.state_of("web") == "running"; }));
+        const auto r = f.cli({"health"});
+        CHECK(r.exit_code == 0);
+        CHECK(r.out.find("migrate: completed (exit 0)") != std::string::npos);
+        CHECK(r.out.find("web: running (no health check)") != std::string::npos);
+    }
+}

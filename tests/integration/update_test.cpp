@@ -108,3 +108,37 @@ command = ["sleep", "1000"]
         CHECK(wait_until([&] { return f.state_of("b") == "running"; }));
     }
 }
+
+TEST_SUITE("update")
+{
+    TEST_CASE("update leaves an unchanged fatal service alone and revives a changed one" *
+              doctest::timeout(60))
+    {
+        Fixture f;
+        const std::string config = R"(
+[services.broken]
+command = ["sh", "-c", "echo run >> @DIR@/broken.runs; exit 3"]
+start_retries = 1
+backoff = "50ms"
+[services.fixable]
+command = ["sh", "-c", "exit 3"]
+start_retries = 0
+)";
+        f.write_config(config);
+        f.start_daemon();
+        REQUIRE(wait_until([&] { return f.state_of("broken") == "fatal"; }));
+        REQUIRE(wait_until([&] { return f.state_of("fixable") == "fatal"; }));
+        const std::string runs = read_file(f.path("broken.runs"));
+
+        std::string changed = config;
+        changed.replace(changed.find("[\"sh\", \"-c\", \"exit 3\"]"),
+                        std::string("[\"sh\", \"-c\", \"exit 3\"]").size(), "[\"sleep\", \"1000\"]");
+        f.write_config(changed);
+        const auto r = f.cli({"update"});
+        CHECK(r.exit_code == 0);
+        CHECK(r.out.find("restarted: fixable") != std::string::npos);
+        CHECK(wait_until([&] { return f.state_of("fixable") == "running"; }));
+        CHECK(f.state_of("broken") == "fatal");
+        CHECK(read_file(f.path("broken.runs")) == runs);
+    }
+}

@@ -367,6 +367,7 @@ TEST_SUITE("config")
         procsup::ServiceConfig expected;
         expected.name = "app";
         expected.command = {"sleep", "1000"};
+        expected.directory = good_dir;  // the config file's folder
         expected.stdout_target = {OutputTarget::Kind::file, good_dir / "logs/app.log"};
         CHECK(app == expected);
         CHECK(app.stderr_target.kind == OutputTarget::Kind::merge_into_stdout);

@@ -278,6 +278,19 @@ TEST_SUITE("lifecycle")
         CHECK(l.backoff_delay(40) == 5s);
     }
 
+    TEST_CASE("backoff doubling saturates at the cap instead of overflowing")
+    {
+        LifecyclePolicy p = policy();
+        p.backoff = std::chrono::hours(24 * 365);
+        p.backoff_max = std::chrono::hours(24 * 365);
+        Lifecycle l(p);
+        CHECK(l.backoff_delay(1) == p.backoff_max);
+        CHECK(l.backoff_delay(60) == p.backoff_max);
+        p.backoff = std::chrono::hours(24 * 200);
+        Lifecycle m(p);
+        CHECK(m.backoff_delay(2) == p.backoff_max);
+    }
+
     TEST_CASE("failed starts beyond start_retries make the service fatal")
     {
         Lifecycle l = in_state(S::starting);
