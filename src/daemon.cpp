@@ -309,6 +309,13 @@ void Daemon::on_signal(int signo)
         break;
     case SIGTERM:
     case SIGINT:
+        if (supervisor_.is_shutting_down()) {
+            // A second ^C means "now": what is still stopping gets SIGKILL.
+            spdlog::warn("received {} again; sending SIGKILL to every service still stopping",
+                         signal_name(signo));
+            supervisor_.kill_stopping_services();
+            break;
+        }
         spdlog::info("received {}; stopping every service", signal_name(signo));
         if (options_.run_mode) {
             use_as_stop_signal(signo);

@@ -622,6 +622,15 @@ bool ChildRegistry::dispatch(pid_t pid, int wait_status)
     return true;
 }
 
+void Supervisor::kill_stopping_services()
+{
+    for (const auto& s : services_) {
+        if (s->state() == ServiceState::stopping) {
+            s->kill_now();
+        }
+    }
+}
+
 void Supervisor::reopen_logs()
 {
     for (const auto& s : services_) {

@@ -72,6 +72,8 @@ public:
     void start();
     void stop();
     void restart();
+    // While stopping: SIGKILL now instead of at stop_timeout.
+    void kill_now() { dispatch({LifecycleEvent::stop_timeout_elapsed}); }
 
     // Sends `signo` to the service's process (its group when kill_group is set). Fails with
     // ESRCH when no process of the service runs.

@@ -90,6 +90,8 @@ public:
         shutdown_done_ = std::move(handler);
     }
     bool is_shutting_down() const { return shutting_down_; }
+    // Cuts a stop short: every service still stopping gets SIGKILL now.
+    void kill_stopping_services();
 
     // Reaps every child that has exited (call on SIGCHLD).
     void reap_children();

@@ -96,3 +96,24 @@ essential = true
         CHECK(missing.err.find("/nonexistent/procsup-command") != std::string::npos);
     }
 }
+
+TEST_SUITE("exit status")
+{
+    TEST_CASE("a second SIGINT during shutdown kills what is still stopping" *
+              doctest::timeout(60))
+    {
+        Fixture f;
+        f.write_config(R"(
+[services.slow]
+command = ["sh", "-c", "trap '' TERM INT; sleep 1000 & wait"]
+stop_timeout = "60s"
+)");
+        const pid_t daemon = f.start_foreground_daemon();
+        REQUIRE(wait_until([&] { return f.state_of("slow") == "running"; }));
+        ::kill(daemon, SIGINT);
+        REQUIRE(wait_until([&] { return f.state_of("slow") == "stopping"; }));
+        ::kill(daemon, SIGINT);
+        CHECK(f.wait_exit_of(daemon, 10s) == 137);
+        CHECK(processes_with_token(f.token()).empty());
+    }
+}
