@@ -104,6 +104,8 @@ public:
     explicit Client(const GlobalOptions& global) : global_(global) {}
 
     // Sends `request` and returns the reply, or an exit status when there is none to use.
+    // Requests that wait for an outcome (start, stop, restart) have no time limit; every
+    // other one gets an answer within seconds from a healthy daemon.
     std::variant<json::object, int> call(json::object request)
     {
         const std::filesystem::path socket = resolve_socket(global_);
@@ -115,7 +117,14 @@ public:
             return exit_unreachable;
         }
         request["version"] = protocol::version;
-        auto reply = client_.call(request, error);
+        const json::value* wait = request.if_contains("wait");
+        const std::string_view command = request.at("command").as_string();
+        const bool waits = (command == "start" || command == "stop" || command == "restart") &&
+                           !(wait && wait->is_bool() && !wait->as_bool());
+        auto reply = client_.call(request, error,
+                                  waits ? std::nullopt
+                                        : std::optional<std::chrono::milliseconds>(
+                                              std::chrono::seconds(10)));
         if (!reply) {
             std::fprintf(stderr, "procsup: %s\n", error.c_str());
             return exit_unreachable;

@@ -1,5 +1,6 @@
 #include "procsup/control_client.hpp"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -42,8 +43,9 @@ bool ControlClient::connect(const std::filesystem::path& socket, std::string& er
     return true;
 }
 
-std::optional<boost::json::object> ControlClient::call(const boost::json::object& request,
-                                                       std::string& error)
+std::optional<boost::json::object> ControlClient::call(
+    const boost::json::object& request, std::string& error,
+    std::optional<std::chrono::milliseconds> limit)
 {
     std::string line = boost::json::serialize(request);
     line.push_back('\n');
@@ -57,7 +59,7 @@ std::optional<boost::json::object> ControlClient::call(const boost::json::object
             // The daemon may have refused us before reading (permission denied, too many
             // connections): its reply is still waiting to be read.
             const std::string send_error = std::strerror(errno);
-            if (auto reply = read_reply(error)) {
+            if (auto reply = read_reply(error, limit)) {
                 return reply;
             }
             error = "lost the connection to the daemon: " + send_error;
@@ -65,11 +67,13 @@ std::optional<boost::json::object> ControlClient::call(const boost::json::object
         }
         rest.remove_prefix(static_cast<std::size_t>(n));
     }
-    return read_reply(error);
+    return read_reply(error, limit);
 }
 
-std::optional<boost::json::object> ControlClient::read_reply(std::string& error)
+std::optional<boost::json::object> ControlClient::read_reply(
+    std::string& error, std::optional<std::chrono::milliseconds> limit)
 {
+    const auto deadline = std::chrono::steady_clock::now() + limit.value_or(std::chrono::hours(0));
     for (;;) {
         const std::size_t newline = buffer_.find('\n');
         if (newline != std::string::npos) {
@@ -82,6 +86,17 @@ std::optional<boost::json::object> ControlClient::read_reply(std::string& error)
                 return std::nullopt;
             }
             return std::move(value.as_object());
+        }
+        if (limit) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+            pollfd p{fd_, POLLIN, 0};
+            const int ready = left.count() > 0 ? ::poll(&p, 1, static_cast<int>(left.count())) : 0;
+            if (ready == 0) {
+                error = "the daemon did not answer within " +
+                        std::to_string(limit->count() / 1000) + "s (is it stopped or stuck?)";
+                return std::nullopt;
+            }
         }
         char chunk[65536];
         const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);

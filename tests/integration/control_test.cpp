@@ -310,3 +310,21 @@ command = ["sleep", "1000"]
         CHECK(member.exit_code == 0);
     }
 }
+
+TEST_SUITE("control")
+{
+    TEST_CASE("a query to a daemon that does not answer gives up with exit 5" *
+              doctest::timeout(60))
+    {
+        Fixture f;
+        f.write_config("[services.app]\ncommand = [\"sleep\", \"1000\"]\n");
+        f.start_daemon();
+        const pid_t daemon = *f.daemon_pid();
+        ::kill(daemon, SIGSTOP);
+        const auto r = f.cli({"status"}, 30s);
+        ::kill(daemon, SIGCONT);
+        CHECK(r.exit_code == 5);
+        CHECK(r.err.find("did not answer within 10s") != std::string::npos);
+        CHECK(f.cli({"status"}).exit_code == 0);
+    }
+}
