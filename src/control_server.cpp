@@ -1,5 +1,7 @@
 #include "procsup/control_server.hpp"
 
+#include "procsup/access.hpp"
+
 #include <grp.h>
 #include <pwd.h>
 #include <sys/socket.h>
@@ -54,22 +56,6 @@ bool peer_in_group(int fd, gid_t primary, gid_t wanted)
     }
     groups.resize(len / sizeof(gid_t));
     return std::find(groups.begin(), groups.end(), wanted) != groups.end();
-}
-
-std::optional<gid_t> lookup_group(const std::string& name)
-{
-    group gr{};
-    group* found = nullptr;
-    char buffer[4096];
-    if (::getgrnam_r(name.c_str(), &gr, buffer, sizeof buffer, &found) == 0 && found) {
-        return found->gr_gid;
-    }
-    char* end = nullptr;
-    const unsigned long id = std::strtoul(name.c_str(), &end, 10);
-    if (!name.empty() && *end == '\0') {
-        return static_cast<gid_t>(id);
-    }
-    return std::nullopt;
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 // into it is wrapped here, so that no sdbus::Error reaches the event loop (STYLE §5).
 #include "procsup/dbus_api.hpp"
 
+#include "procsup/access.hpp"
+
 #include <grp.h>
 #include <poll.h>
 #include <unistd.h>
@@ -98,22 +100,6 @@ Details to_details(const boost::json::object& object)
         }
     }
     return details;
-}
-
-std::optional<gid_t> lookup_group(const std::string& name)
-{
-    group entry{};
-    group* found = nullptr;
-    char buffer[4096];
-    if (::getgrnam_r(name.c_str(), &entry, buffer, sizeof buffer, &found) == 0 && found) {
-        return found->gr_gid;
-    }
-    char* end = nullptr;
-    const unsigned long id = std::strtoul(name.c_str(), &end, 10);
-    if (!name.empty() && *end == '\0') {
-        return static_cast<gid_t>(id);
-    }
-    return std::nullopt;
 }
 
 uint32_t pid_or_zero(std::optional<pid_t> pid)
