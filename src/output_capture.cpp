@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
 #include "procsup/log_tail.hpp"
@@ -283,32 +284,67 @@ OutputReader::OutputReader(boost::asio::io_context& io, int read_fd,
                            std::shared_ptr<OutputSink> sink)
     : pipe_(io, read_fd),
       sink_(std::move(sink)),
-      emit_([sink = sink_.get()](std::string_view lines) { sink->write_lines(lines); }),
-      buffer_(new char[read_chunk])
+      emit_([sink = sink_.get()](std::string_view lines) { sink->write_lines(lines); })
 {
 }
 
 void OutputReader::start()
 {
-    read_more();
+    boost::system::error_code ec;
+    pipe_.native_non_blocking(true, ec);
+    if (ec) {
+        spdlog::warn("cannot make an output pipe non-blocking ({}); output not captured",
+                     ec.message());
+        return;
+    }
+    drain();
 }
 
-void OutputReader::read_more()
+// Readiness, not a read: with async_read_some each pipe needed a buffer of its own for the
+// read Asio performs before the handler runs. Waiting and then reading here lets every
+// reader share one buffer, since the loop has one thread and each read is handed to the
+// sink before the next one starts. A buffer per pipe cost 64 KiB of heap per stream, pages
+// of it resident even for a service that never writes (bench/, memory workload).
+void OutputReader::wait_readable()
 {
-    pipe_.async_read_some(boost::asio::buffer(buffer_.get(), read_chunk),
-                          [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
-                              if (ec) {
-                                  self->lines_.finish(self->emit_);
-                                  return;  // EOF: every writer of the pipe has gone.
-                              }
-                              self->on_read(n);
-                              self->read_more();
-                          });
+    pipe_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                     [self = shared_from_this()](boost::system::error_code ec) {
+                         if (ec) {
+                             self->finish();  // Cancelled: the daemon is going away.
+                             return;
+                         }
+                         self->drain();
+                     });
 }
 
-void OutputReader::on_read(std::size_t n)
+// Reads until the pipe is empty, as Asio's epoll reactor reports readiness by edge: after a
+// wait, data left unread would not wake us again. A writer faster than the disk keeps the
+// pipe full; after a bounded number of reads the turn goes to the rest of the loop.
+void OutputReader::drain()
 {
-    lines_.feed(std::string_view(buffer_.get(), n), emit_);
+    static char buffer[read_chunk];
+    constexpr int reads_per_turn = 16;
+    for (int reads = 0; reads < reads_per_turn;) {
+        const ssize_t n = ::read(pipe_.native_handle(), buffer, sizeof buffer);
+        if (n > 0) {
+            lines_.feed(std::string_view(buffer, static_cast<std::size_t>(n)), emit_);
+            ++reads;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            wait_readable();
+            return;
+        } else {
+            finish();  // End of file (every writer has gone) or an error: nothing more comes.
+            return;
+        }
+    }
+    boost::asio::post(pipe_.get_executor(), [self = shared_from_this()] { self->drain(); });
+}
+
+void OutputReader::finish()
+{
+    lines_.finish(emit_);
 }
 
 }  // namespace procsup

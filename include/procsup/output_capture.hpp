@@ -99,14 +99,14 @@ public:
     void start();
 
 private:
-    void read_more();
-    void on_read(std::size_t n);
+    void wait_readable();
+    void drain();
+    void finish();
 
     boost::asio::posix::stream_descriptor pipe_;
     std::shared_ptr<OutputSink> sink_;
     LineAssembler lines_;
     LineAssembler::Emit emit_;
-    std::unique_ptr<char[]> buffer_;
 };
 
 }  // namespace procsup

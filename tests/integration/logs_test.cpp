@@ -270,6 +270,34 @@ TEST_SUITE("logs")
         check_consecutive(seen.numbers, 1, 200000);
     }
 
+    // The readers of all pipes share one buffer: each read must reach its own service's
+    // file before the next read, whichever pipe it comes from.
+    TEST_CASE("three writers at full speed at once each get every line in their own file" *
+              doctest::timeout(120))
+    {
+        Fixture f;
+        std::string config;
+        for (const char* name : {"one", "two", "three"}) {
+            config += std::string("[services.") + name + "]\n" +
+                      writer_command(std::string("--count 100000") +
+                                     (std::string(name) == "two" ? " --stderr" : "")) +
+                      "restart = \"never\"\nstdout = \"" + name + ".log\"\n"
+                      "stderr = \"stdout\"\nlog_max_size = \"1MB\"\nlog_backups = 20\n";
+        }
+        f.write_config(config);
+        f.start_daemon();
+        const std::uintmax_t expected = 100000 * (seq_line(1).size() + 1);
+        INFO("daemon log: ", read_file(f.log_path()));
+        for (const char* name : {"one", "two", "three"}) {
+            CAPTURE(name);
+            const auto log = f.path(std::string(name) + ".log");
+            REQUIRE(wait_until([&] { return total_size(generations(log)) >= expected; }, 60s));
+            const SeqScan seen = scan(concatenated(generations(log)));
+            CHECK(seen.damaged.empty());
+            check_consecutive(seen.numbers, 1, 100000);
+        }
+    }
+
     TEST_CASE(
         "lines written while the log is renamed and reopened land once in the old or new "
         "file" *
