@@ -410,12 +410,28 @@ def ratio(a, b):
 # Workloads. Each returns a dict of figures that report() turns into table rows.
 
 
+def spawn_floor(n):
+    """N `sleep`s started one after another by posix_spawn (vfork and exec underneath, in a
+    new session), with nothing else: the part of a cold start no supervisor can save."""
+    sleep = shutil.which("sleep")
+    t0 = time.perf_counter()
+    pids = [os.posix_spawn(sleep, ["sleep", "86400"], os.environ, setsid=True)
+            for _ in range(n)]
+    took = time.perf_counter() - t0
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)  # our own children, not yet reaped: the PIDs are theirs
+        os.waitpid(pid, 0)
+    return took
+
+
 def w_cold_memory():
     """1 and 4: N services from launch to all running; then the daemon's RSS and PSS."""
     n, small, rounds = param("COLD_SERVICES"), param("MEM_SMALL"), param("COLD_ROUNDS")
     res = {t.name: {"start": [], "rss": [], "pss": [], "pss_small": [], "rss_small": []}
            for t in TOOLS}
+    res["floor"] = {"start": []}
     for r in range(rounds):
+        res["floor"]["start"].append(spawn_floor(n))
         for cls in tool_order(r):
             for count, key in ((n, ""), (small, "_small")):
                 t0 = time.perf_counter()
@@ -442,10 +458,13 @@ def w_status():
     n, reps = param("COLD_SERVICES"), param("STATUS_REPS")
     tools = [started(cls, "status", sleep_services(n)) for cls in TOOLS]
     res = {t.name: {"all": [], "one": []} for t in tools}
+    res["floor"] = {"start": []}
     try:
         for t in tools:
             wait_all_running(t, n)
         for rep in range(reps):
+            # The same binary doing no work: what loading it costs, before any request.
+            res["floor"]["start"].append(run_timed([PROCSUP, "version"])[0])
             for t in tools if rep % 2 == 0 else tools[::-1]:
                 for key, names in (("all", ()), ("one", ("s001",))):
                     took, r = run_timed(t.status_cmd(names))
@@ -523,8 +542,10 @@ def timed_write(directory, stem, total, go, cpu_pid, done_proc=None):
              interval=0.005)
     took = time.perf_counter() - t0
     if done_proc is not None:
-        done_proc.wait(30)
-        ticks = 0  # the ceiling's CPU is cat's, read from its rusage below
+        # The ceiling's CPU is cat's own, from its rusage when it is reaped.
+        _, _, usage = os.wait4(done_proc.pid, 0)
+        done_proc.returncode = 0
+        ticks = (usage.ru_utime + usage.ru_stime) * CLK_TCK
     else:
         ticks = cpu_ticks(cpu_pid) - ticks0
     got = log_bytes_in(directory, stem)
@@ -552,11 +573,13 @@ def w_logs():
             ready, go = os.path.join(d, "ready"), os.path.join(d, "go")
             cmd = ["python3", writer, str(total), ready, go]
             if kind == "ceiling":
-                sh = f'{" ".join(cmd)} | cat > {logs}/out.log'
-                p = REAPER.popen(["sh", "-c", sh])
+                with open(os.path.join(logs, "out.log"), "wb") as out:
+                    w = REAPER.popen(cmd, stdout=subprocess.PIPE)
+                    cat = REAPER.popen(["cat"], stdin=w.stdout, stdout=out)
+                w.stdout.close()
                 wait_for(lambda: os.path.exists(ready), "writer ready")
-                took, _, got = timed_write(logs, "out.log", total, go, None, done_proc=p)
-                cpu = None
+                took, cpu, got = timed_write(logs, "out.log", total, go, None, done_proc=cat)
+                w.wait(30)
             else:
                 spec = {"command": cmd, "restart": "never",
                         "log": {"file": "out.log", "max": size, "backups": backups}}
@@ -759,7 +782,10 @@ def fmt_ms(s):
 
 def rows_cold(r):
     p, s = r["procsup"], r["supervisord"]
-    out = [row("1 cold start", f"{param('COLD_SERVICES')} services to all running",
+    floor = median(r["floor"]["start"]) if "floor" in r else None
+    floor_note = (f" (floor: {param('COLD_SERVICES')} bare spawns of `sleep`, "
+                  f"{fmt_ms(floor)})") if floor is not None else ""
+    out = [row("1 cold start", f"{param('COLD_SERVICES')} services to all running" + floor_note,
                fmt_ms(median(p["start"])), fmt_ms(median(s["start"])),
                pair_factors(s["start"], p["start"]), "< 100 ms", median(p["start"]) < 0.1)]
     for key, label in (("rss", "RSS"), ("pss", "PSS")):
@@ -781,7 +807,10 @@ def rows_cold(r):
 def rows_status(r):
     p, s = r["procsup"], r["supervisord"]
     all_f = pair_factors(s["all"], p["all"])
-    return [row("2 status", f"all {param('COLD_SERVICES')} services (whole CLI process)",
+    floor = median(r["floor"]["start"]) if "floor" in r else None
+    floor_note = f"; `procsup version` alone: {fmt_ms(floor)}" if floor is not None else ""
+    return [row("2 status", f"all {param('COLD_SERVICES')} services (whole CLI process"
+                + floor_note + ")",
                 fmt_ms(median(p["all"])), fmt_ms(median(s["all"])), all_f,
                 "< 3 ms, ≥ 30×", median(p["all"]) < 0.003 and (all_f or 0) >= 30),
             row("2 status", "one service (whole CLI process)", fmt_ms(median(p["one"])),
@@ -810,7 +839,9 @@ def rows_logs(r):
                 f"{median(s['gibps']):.2f} GiB/s ({sup_of_ceiling * 100:.0f} % of ceiling)",
                 pair_factors(s["gibps"], p["gibps"], higher_is_better=True),
                 "≥ 90 % of ceiling", of_ceiling >= 0.9),
-            row("5 log throughput", "supervisor CPU per GiB",
+            row("5 log throughput", "supervisor CPU per GiB" + (
+                f" (ceiling `cat > file`: {median(c['cpu_per_gib']):.2f} s)"
+                if median(c["cpu_per_gib"]) is not None else ""),
                 f"{median(p['cpu_per_gib']):.2f} s", f"{median(s['cpu_per_gib']):.2f} s", cpu_f,
                 "< 0.3 s, ≥ 3×", median(p["cpu_per_gib"]) < 0.3 and (cpu_f or 0) >= 3),
             row("5 log throughput", "bytes lost (all rounds)", str(sum(p["lost"])),
