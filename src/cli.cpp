@@ -65,7 +65,7 @@ std::filesystem::path resolve_socket(const GlobalOptions& global)
     std::error_code ec;
     if (!global.config.empty() || std::filesystem::exists(file, ec)) {
         try {
-            return load_config(file, env).supervisor.socket;
+            return load_supervisor_config(file, env).socket;
         } catch (const ConfigError&) {
             if (auto socket = socket_from_raw_config(file)) {
                 return *socket;

@@ -261,6 +261,7 @@ public:
     }
 
     Config load();
+    SupervisorConfig load_supervisor();
 
 private:
     void report(const fs::path& file, Position at, std::string key, std::string message)
@@ -349,6 +350,23 @@ Config ConfigLoader::load()
         config_.services.push_back(find_loaded(name)->config);
     }
     return std::move(config_);
+}
+
+SupervisorConfig ConfigLoader::load_supervisor()
+{
+    auto root = parse(file_);
+    if (!root) {
+        throw ConfigError(std::move(diagnostics_));
+    }
+    ReadContext context{file_, env_, diagnostics_};
+    ValueReader values(context);
+    read_top_level(TableReader(*root, "", values), false);
+    read_supervisor(*root, values);
+    if (!diagnostics_.empty()) {
+        sort_diagnostics();
+        throw ConfigError(std::move(diagnostics_));
+    }
+    return std::move(config_.supervisor);
 }
 
 std::optional<toml::table> ConfigLoader::parse(const fs::path& file)
@@ -1078,6 +1096,11 @@ Environment current_environment()
 Config load_config(const std::filesystem::path& file, const Environment& env)
 {
     return ConfigLoader(file, env).load();
+}
+
+SupervisorConfig load_supervisor_config(const std::filesystem::path& file, const Environment& env)
+{
+    return ConfigLoader(file, env).load_supervisor();
 }
 
 std::filesystem::path default_socket_path(const Environment& env)

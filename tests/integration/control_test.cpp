@@ -328,3 +328,38 @@ TEST_SUITE("control")
         CHECK(f.cli({"status"}).exit_code == 0);
     }
 }
+
+TEST_SUITE("control")
+{
+    // A client needs only [supervisor] from the config. It used to validate the whole file,
+    // and when a service did not validate it fell back to the raw socket value, with no
+    // ${VAR} expansion: an edit in progress cut the operator off from the running daemon.
+    TEST_CASE("-c finds the socket of a config whose services do not validate" *
+              doctest::timeout(60))
+    {
+        Fixture f;
+        const std::string supervisor = "[supervisor]\nsocket = \"ctl-${PROCSUP_TEST_TOKEN}.sock\"\n"
+                                       "log = \"" + f.log_path().string() + "\"\n"
+                                       "log_dir = \"" + f.dir().string() + "\"\n\n";
+        const std::string app = "[services.app]\ncommand = [\"sleep\", \"1000\"]\n"
+                                "environment = { PROCSUP_TEST_TOKEN = \"" + f.token() + "\" }\n";
+        write_file(f.config_path(), supervisor + app);
+        f.start_daemon();
+        const auto socket = f.path("ctl-" + f.token() + ".sock");
+        const std::string binary = procsup_binary().string();
+        REQUIRE(wait_until([&] {
+            return run_command({binary, "-s", socket.string(), "status", "app"}).exit_code == 0;
+        }));
+
+        write_file(f.config_path(), supervisor + app + "[services.half]\ncommand = 5\n");
+        const std::vector<std::string> env{"PROCSUP_TEST_TOKEN=" + f.token()};
+        const auto status =
+            run_command({binary, "-c", f.config_path().string(), "status", "app"}, 20s, env);
+        INFO("stdout: ", status.out, " stderr: ", status.err);
+        CHECK(status.exit_code == 0);
+        CHECK(status.out.find("app") != std::string::npos);
+        CHECK(run_command({binary, "-c", f.config_path().string(), "check-config"}, 20s, env)
+                  .exit_code == 2);
+        run_command({binary, "-s", socket.string(), "shutdown"}, 20s);
+    }
+}
