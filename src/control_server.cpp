@@ -323,7 +323,7 @@ void ControlServer::Connection::handle_signal(const json::object& request, bool 
     for (const std::string& name : *names) {
         Service* s = server_.supervisor_.find(name);
         const int sig = reload ? s->config().reload_signal : *signo;
-        const std::error_code ec = s->send_signal(sig);
+        const std::error_code ec = reload ? s->reload() : s->send_signal(sig);
         all_ok = all_ok && !ec;
         json::object item;
         item["name"] = name;

@@ -512,7 +512,7 @@ void Session::reload(const Reply<Results>& reply, const std::vector<std::string>
     for (const std::string& name : names) {
         Service* service = supervisor().find(name);
         const int signo = service->config().reload_signal;
-        const std::error_code ec = service->send_signal(signo);
+        const std::error_code ec = service->reload();
         std::string message = fmt::format("sent {}", signal_name(signo));
         if (ec) {
             message = fmt::format("not signalled: {}", ec == std::errc::no_such_process

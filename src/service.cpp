@@ -889,6 +889,17 @@ std::error_code Service::send_signal(int signo)
     return rc == 0 ? std::error_code{} : std::error_code(errno, std::generic_category());
 }
 
+std::error_code Service::reload()
+{
+    if (!main_pid_) {
+        return std::make_error_code(std::errc::no_such_process);
+    }
+    // Not yet reaped, so the PID is still the service's own.
+    return ::kill(*main_pid_, config_.reload_signal) == 0
+               ? std::error_code{}
+               : std::error_code(errno, std::generic_category());
+}
+
 void Service::reopen_logs()
 {
     stdout_sink_->reopen();

@@ -78,6 +78,10 @@ public:
     // Sends `signo` to the service's process (its group when kill_group is set). Fails with
     // ESRCH when no process of the service runs.
     std::error_code send_signal(int signo);
+    // Sends reload_signal to the main process only, whatever kill_group says: a server that
+    // reloads in place (gunicorn, nginx) handles it in its master, and its workers, which
+    // share the group, would die of a SIGHUP they do not handle.
+    std::error_code reload();
     void reopen_logs();
     // Pads the name in the prefix of "inherit" lines to `width` ("web    | "), as the longest
     // service name needs.

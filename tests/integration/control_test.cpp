@@ -118,6 +118,27 @@ autostart = false
         CHECK(idle.out.find("idle: not signalled: not running") != std::string::npos);
     }
 
+    // gunicorn's graceful reload: HUP to the master only. Sent to the whole group (kill_group
+    // is on by default) it killed the workers, which do not handle SIGHUP.
+    TEST_CASE("reload signals the main process only, not the workers in its group" *
+              doctest::timeout(60))
+    {
+        Fixture f;
+        f.write_config(R"(
+[services.app]
+command = ["sh", "-c", "sleep 1000 & echo $! > @DIR@/worker; trap 'echo hup >> @DIR@/got' HUP; echo ready > @DIR@/ready; while :; do sleep 0.05; done"]
+)");
+        f.start_daemon();
+        REQUIRE(wait_until([&] { return read_file(f.path("ready")) == "ready\n"; }));
+        const pid_t worker = std::stoi(read_file(f.path("worker")));
+        CHECK(f.cli({"reload", "app"}).exit_code == 0);
+        CHECK(wait_until([&] { return read_file(f.path("got")) == "hup\n"; }));
+        CHECK(process_alive(worker));
+        // `signal` still follows kill_group: the whole group gets it.
+        CHECK(f.cli({"signal", "TERM", "app"}).exit_code == 0);
+        CHECK(wait_until([&] { return !process_alive(worker); }));
+    }
+
     TEST_CASE("--all and --no-wait act on every service" * doctest::timeout(60))
     {
         Fixture f;

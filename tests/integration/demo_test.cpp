@@ -55,6 +55,25 @@ TEST_SUITE("demo")
         CHECK(fs::exists(demo / "logs/flask-app.log"));
         CHECK(read_pid(demo / "run/flask-app.pid").has_value());
 
+        // A graceful reload: the master replaces its workers; none dies of the SIGHUP.
+        const fs::path log = demo / "logs/flask-app.log";
+        const auto count = [&](const std::string& needle) {
+            const std::string text = read_file(log);
+            std::size_t n = 0;
+            for (auto pos = text.find(needle); pos != std::string::npos;
+                 pos = text.find(needle, pos + 1)) {
+                ++n;
+            }
+            return n;
+        };
+        const std::size_t booted = count("Booting worker");
+        const auto master = read_pid(demo / "run/flask-app.pid");
+        CHECK(cli({"reload", "flask-app"}).exit_code == 0);
+        CHECK(wait_until([&] { return count("Booting worker") >= booted + 2; }, 30s));
+        CHECK(count("terminated due to signal 1") == 0);
+        CHECK(read_pid(demo / "run/flask-app.pid") == master);
+        CHECK(wait_until([&] { return cli({"health", "flask-app"}).exit_code == 0; }, 30s));
+
         CHECK(cli({"stop", "flask-app"}).exit_code == 0);
         // The daemon (and no gunicorn master or worker) is all that carries the token.
         CHECK(processes_with_token(f.token()) == std::vector<pid_t>{daemon});
