@@ -8,7 +8,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/version.h>
@@ -18,6 +20,7 @@
 #include "procsup/config.hpp"
 #include "procsup/control_client.hpp"
 #include "procsup/exit_codes.hpp"
+#include "procsup/expand.hpp"
 #include "procsup/daemon.hpp"
 #include "procsup/logs_command.hpp"
 #include "procsup/protocol.hpp"
@@ -40,19 +43,71 @@ struct GlobalOptions {
     bool json = false;
 };
 
-// The socket named in a config that does not validate, read without validation, so that a
-// broken edit does not cut the operator off from the daemon still running the old one.
-std::optional<std::filesystem::path> socket_from_raw_config(const std::filesystem::path& file)
+// `socket = "..."` under [supervisor], found line by line in text that is not valid TOML.
+// toml++ gives nothing back from a file with a syntax error, but such a file is exactly what
+// an operator has open in an editor while the daemon runs the previous version.
+std::optional<std::string> scan_for_socket(const std::string& text)
 {
-    try {
-        const toml::table table = toml::parse_file(file.string());
-        if (auto socket = table["supervisor"]["socket"].value<std::string>()) {
-            std::filesystem::path p(*socket);
-            return p.is_absolute() ? p : file.parent_path() / p;
+    std::istringstream lines(text);
+    bool in_supervisor = false;
+    for (std::string line; std::getline(lines, line);) {
+        const auto first = line.find_first_not_of(" \t");
+        if (first == std::string::npos || line[first] == '#') {
+            continue;
         }
-    } catch (const toml::parse_error&) {
+        line.erase(0, first);
+        if (line[0] == '[') {
+            const auto close = line.find(']');
+            std::string header = line.substr(1, close == std::string::npos ? 0 : close - 1);
+            header.erase(0, header.find_first_not_of(" \t"));
+            header.erase(header.find_last_not_of(" \t") + 1);
+            in_supervisor = header == "supervisor";
+            continue;
+        }
+        if (!in_supervisor || line.compare(0, 6, "socket") != 0) {
+            continue;
+        }
+        auto at = line.find_first_not_of(" \t", 6);
+        if (at == std::string::npos || line[at] != '=') {
+            continue;
+        }
+        at = line.find_first_not_of(" \t", at + 1);
+        if (at == std::string::npos || (line[at] != '"' && line[at] != '\'')) {
+            continue;
+        }
+        const auto end = line.find(line[at], at + 1);
+        const std::string value = line.substr(at + 1, end == std::string::npos ? 0 : end - at - 1);
+        if (end != std::string::npos && !value.empty() && value.find('\\') == std::string::npos) {
+            return value;
+        }
     }
     return std::nullopt;
+}
+
+// The socket named in a config that does not validate, read without validation, so that a
+// broken edit does not cut the operator off from the daemon still running the old one.
+std::optional<std::filesystem::path> socket_from_raw_config(const std::filesystem::path& file,
+                                                            const Environment& env)
+{
+    std::ifstream in(file);
+    std::stringstream text;
+    text << in.rdbuf();
+    std::optional<std::string> socket;
+    try {
+        const toml::table table = toml::parse(text.str(), file.string());
+        socket = table["supervisor"]["socket"].value<std::string>();
+    } catch (const toml::parse_error&) {
+        socket = scan_for_socket(text.str());
+    }
+    if (!socket) {
+        return std::nullopt;
+    }
+    const ExpandResult expanded = expand_variables(*socket, env);
+    if (const auto* value = std::get_if<std::string>(&expanded)) {
+        socket = *value;
+    }
+    const std::filesystem::path p(*socket);
+    return p.is_absolute() ? p : std::filesystem::absolute(file).parent_path() / p;
 }
 
 std::filesystem::path resolve_socket(const GlobalOptions& global)
@@ -67,7 +122,7 @@ std::filesystem::path resolve_socket(const GlobalOptions& global)
         try {
             return load_supervisor_config(file, env).socket;
         } catch (const ConfigError&) {
-            if (auto socket = socket_from_raw_config(file)) {
+            if (auto socket = socket_from_raw_config(file, env)) {
                 return *socket;
             }
         }

@@ -381,6 +381,18 @@ TEST_SUITE("control")
         CHECK(status.out.find("app") != std::string::npos);
         CHECK(run_command({binary, "-c", f.config_path().string(), "check-config"}, 20s, env)
                   .exit_code == 2);
+
+        // Not even TOML: the socket is still found, and update is refused by the daemon, with
+        // the error, as for any bad config (exit 2), instead of "cannot reach" (exit 5).
+        write_file(f.config_path(), supervisor + app + "x = [\n");
+        const std::string file = f.config_path().string();
+        const auto broken = run_command({binary, "-c", file, "status", "app"}, 20s, env);
+        INFO("stdout: ", broken.out, " stderr: ", broken.err);
+        CHECK(broken.exit_code == 0);
+        const auto update = run_command({binary, "-c", file, "update"}, 20s, env);
+        INFO("update stdout: ", update.out, " stderr: ", update.err);
+        CHECK(update.exit_code == 2);
+        CHECK(update.err.find(file + ":9:") != std::string::npos);
         run_command({binary, "-s", socket.string(), "shutdown"}, 20s);
     }
 }
