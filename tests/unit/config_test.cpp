@@ -343,6 +343,26 @@ TEST_SUITE("config")
         CHECK(worker.origin == (good_dir / "conf.d/worker.toml").string() + ":2:1");
     }
 
+    TEST_CASE("a wildcard include may name a folder that does not exist yet; a file must exist")
+    {
+        std::string dir = "/tmp/procsup-config-test-XXXXXX";
+        REQUIRE(::mkdtemp(dir.data()) != nullptr);
+        const fs::path main = fs::path(dir) / "procsup.toml";
+        std::ofstream(main) << "[supervisor]\ninclude = [\"conf.d/*.toml\"]\n"
+                               "[services.a]\ncommand = \"true\"\n";
+        CHECK(names_of(procsup::load_config(main, test_env)) == std::vector<std::string>{"a"});
+
+        std::ofstream(main) << "[supervisor]\ninclude = [\"conf.d/extra.toml\"]\n";
+        try {
+            procsup::load_config(main, test_env);
+            FAIL("a missing included file was accepted");
+        } catch (const procsup::ConfigError& e) {
+            REQUIRE(e.diagnostics().size() == 1);
+            CHECK(e.diagnostics()[0].message.find("does not exist") != std::string::npos);
+        }
+        fs::remove_all(dir);
+    }
+
     TEST_CASE("services come in dependency order")
     {
         auto full = procsup::load_config(good_dir / "full.toml", test_env);
