@@ -433,6 +433,7 @@ int cmd_events(const GlobalOptions& global)
     if (const int* status = std::get_if<int>(&reply)) {
         return *status;
     }
+    exit_zero_on_interrupt();  // Each line is flushed (std::endl): nothing is left to lose.
     std::string error;
     while (auto message = client.connection().read_reply(error)) {
         const json::value* event = message->if_contains("event");

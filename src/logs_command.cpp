@@ -28,11 +28,7 @@ extern "C" void end_follow(int)
 
 void end_quietly_on_interrupt()
 {
-    struct sigaction action {};
-    action.sa_handler = end_follow;
-    sigemptyset(&action.sa_mask);
-    ::sigaction(SIGINT, &action, nullptr);
-    ::sigaction(SIGTERM, &action, nullptr);
+    exit_zero_on_interrupt();
     ::signal(SIGPIPE, SIG_IGN);  // A closed stdout shows up as EPIPE from write(2).
 }
 
@@ -101,6 +97,15 @@ json::object make_request(const LogsOptions& options)
 }
 
 }  // namespace
+
+void exit_zero_on_interrupt()
+{
+    struct sigaction action {};
+    action.sa_handler = end_follow;
+    sigemptyset(&action.sa_mask);
+    ::sigaction(SIGINT, &action, nullptr);
+    ::sigaction(SIGTERM, &action, nullptr);
+}
 
 int run_logs_command(const std::filesystem::path& socket, const LogsOptions& options)
 {

@@ -20,4 +20,8 @@ struct LogsOptions {
 // (`procsup logs -f web | head`); 4 for an unknown service, 5 when the daemon is unreachable.
 int run_logs_command(const std::filesystem::path& socket, const LogsOptions& options);
 
+// Makes SIGINT and SIGTERM end this client at once with exit 0: for a follow, being
+// interrupted is the normal end. Only for output written unbuffered or flushed per line.
+void exit_zero_on_interrupt();
+
 }  // namespace procsup

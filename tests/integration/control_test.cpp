@@ -199,7 +199,7 @@ start_seconds = "100ms"
                        .find("\"from\":\"stopped\",\"to\":\"starting\"") != std::string::npos;
         }
         ::kill(follower, SIGTERM);
-        wait_exit(follower, 5s);
+        CHECK(wait_exit(follower, 5s) == 0);  // Interrupting a follow is its normal end.
         const std::string events = read_file(f.path("events.out"));
         CHECK(seen);
         CHECK(events.find("\"service\":\"app\"") != std::string::npos);
