@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
@@ -133,6 +134,7 @@ std::shared_ptr<OutputSink> OutputSink::to_nothing(std::string service_name)
 
 void OutputSink::write_lines(std::string_view lines)
 {
+    bytes_written_ += lines.size();
     // A file sink answers `logs` from its file: copying every line into the ring as well
     // cost a third of the daemon's CPU on a fast writer (bench/, log workload).
     if (!file_) {
@@ -220,6 +222,20 @@ std::vector<std::string> OutputSink::last_lines(std::size_t count) const
     }
     const std::size_t take = std::min(count, recent_.size());
     return {recent_.end() - static_cast<std::ptrdiff_t>(take), recent_.end()};
+}
+
+std::vector<std::string> OutputSink::last_lines_of_run(std::size_t count) const
+{
+    std::vector<std::string> lines = last_lines(count);
+    // From the newest line back, as long as the bytes fit in what this run wrote.
+    std::uint64_t left = bytes_written_ - run_start_;
+    auto first = lines.end();
+    while (first != lines.begin() && std::prev(first)->size() + 1 <= left) {
+        --first;
+        left -= first->size() + 1;
+    }
+    lines.erase(lines.begin(), first);
+    return lines;
 }
 
 void OutputSink::remember(std::string_view lines)

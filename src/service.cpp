@@ -596,6 +596,8 @@ void Service::on_spawned(pid_t pid, OutputPipes& pipes)
     drain_signalled_ = false;
     // Why this run was started, when it was not the operator's choice; else nothing stale.
     message_ = std::exchange(next_run_reason_, std::string());
+    stdout_sink_->mark_run_start();
+    stderr_sink_->mark_run_start();
     if (const int fd = pipes.take_out_read_end(); fd >= 0) {
         std::make_shared<OutputReader>(io_, fd, stdout_sink_)->start();
     }

@@ -442,7 +442,7 @@ std::optional<ActionResult> Supervisor::outcome(const Waiter& waiter, const Serv
                                                        : service.message();
     ActionResult failed = result(false, why);
     // What the program said before it died is usually the real reason.
-    failed.output_tail = service.output_sink(true)->last_lines(5);
+    failed.output_tail = service.output_sink(true)->last_lines_of_run(5);
     return failed;
 }
 

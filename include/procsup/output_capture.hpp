@@ -72,6 +72,11 @@ public:
     // The last `count` lines: from the log file and as many of its backups as needed for a
     // file sink (nothing when it cannot be read), from the in-memory ring otherwise.
     std::vector<std::string> last_lines(std::size_t count) const;
+    // Marks the start of a new run of the service; last_lines_of_run() shows nothing older.
+    void mark_run_start() { run_start_ = bytes_written_; }
+    // As last_lines(), but only lines written since mark_run_start(): what a failed start
+    // shows must be that run's words, not those of a run before it.
+    std::vector<std::string> last_lines_of_run(std::size_t count) const;
 
     // The last lines written by an inherit or null sink (a file sink keeps no copy).
     const std::deque<std::string>& recent_lines() const { return recent_; }
@@ -90,6 +95,8 @@ private:
     std::deque<std::string> recent_;
     std::size_t recent_bytes_ = 0;
     std::vector<std::weak_ptr<Listener>> listeners_;
+    std::uint64_t bytes_written_ = 0;  // every line given to write_lines(), newlines included
+    std::uint64_t run_start_ = 0;
 };
 
 // Reads one pipe until end of file and hands whole lines to a sink. Owns the read end.

@@ -176,6 +176,29 @@ autostart = false
         CHECK(r.out.find("| config error: port missing") != std::string::npos);
     }
 
+    // The tail shown is that run's: the log file also holds what earlier runs said.
+    TEST_CASE("a failed start shows only the output of its own run" * doctest::timeout(60))
+    {
+        Fixture f;
+        f.write_config(R"(
+[services.broken]
+command = ["sh", "-c", "n=$(cat @DIR@/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > @DIR@/n; echo \"attempt $n failed\" >&2; exit 2"]
+restart = "never"
+autostart = false
+stderr = "broken.err"
+)");
+        f.start_daemon();
+        const auto first = f.cli({"start", "broken"});
+        CHECK(first.exit_code == 1);
+        CHECK(first.out.find("| attempt 1 failed") != std::string::npos);
+        const auto second = f.cli({"start", "broken"});
+        INFO("second start: ", second.out);
+        CHECK(second.exit_code == 1);
+        CHECK(second.out.find("| attempt 2 failed") != std::string::npos);
+        CHECK(second.out.find("attempt 1") == std::string::npos);
+        CHECK(read_file(f.path("broken.err")) == "attempt 1 failed\nattempt 2 failed\n");
+    }
+
     TEST_CASE("events follow every state change" * doctest::timeout(60))
     {
         Fixture f;

@@ -139,6 +139,19 @@ TEST_SUITE("output_capture")
         CHECK(sink->recent_lines().back() == std::string(200 * 1024, 'c'));
     }
 
+    TEST_CASE("the lines of a run are those written since its start")
+    {
+        const auto sink = OutputSink::to_nothing("svc");
+        sink->write_lines("old 1\nold 2\n");
+        sink->mark_run_start();
+        CHECK(sink->last_lines_of_run(5).empty());
+        sink->write_lines("new 1\n");
+        sink->write_lines("new 2\n");
+        CHECK(sink->last_lines_of_run(5) == std::vector<std::string>{"new 1", "new 2"});
+        CHECK(sink->last_lines_of_run(1) == std::vector<std::string>{"new 2"});
+        CHECK(sink->last_lines(3) == std::vector<std::string>{"old 2", "new 1", "new 2"});
+    }
+
     TEST_CASE("a listener gets every chunk until its handle is dropped")
     {
         const auto sink = OutputSink::to_nothing("svc");
