@@ -454,7 +454,7 @@ void Daemon::reopen_logs()
 boost::json::object Daemon::update(bool dry_run)
 {
     if (options_.run_mode) {
-        return protocol::make_error(protocol::error_failed,
+        return protocol::make_error(protocol::error_bad_request,
                                     "'procsup run' has no config file to re-read");
     }
     Config next;

@@ -80,6 +80,22 @@ essential = true
         CHECK(f.wait_exit_of(run) == 0);
     }
 
+    TEST_CASE("update to procsup run is a rejected request: exit 2" * doctest::timeout(60))
+    {
+        Fixture f;
+        const std::string procsup = procsup_binary().string();
+        const std::string socket = f.path("run.sock").string();
+        const pid_t run = f.start_background({procsup, "run", "--socket", socket, "--", "sleep",
+                                              "1000"});
+        REQUIRE(wait_until(
+            [&] { return run_command({procsup, "-s", socket, "status"}).exit_code == 0; }));
+        const auto update = run_command({procsup, "-s", socket, "update"});
+        CHECK(update.exit_code == 2);
+        CHECK(update.err.find("no config file to re-read") != std::string::npos);
+        ::kill(run, SIGTERM);
+        CHECK(f.wait_exit_of(run) == 143);
+    }
+
     TEST_CASE("procsup run passes its own output through and rejects bad options" *
               doctest::timeout(30))
     {
