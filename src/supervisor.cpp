@@ -376,6 +376,7 @@ void Supervisor::act(Action action, const std::vector<std::string>& names, bool 
         if (!s) {
             continue;
         }
+        supersede_waiters(*s, action);
         waiter->pending[name] = s->spawn_attempts();
         switch (action) {
         case Action::start:
@@ -444,6 +445,34 @@ std::optional<ActionResult> Supervisor::outcome(const Waiter& waiter, const Serv
     // What the program said before it died is usually the real reason.
     failed.output_tail = service.output_sink(true)->last_lines_of_run(5);
     return failed;
+}
+
+// A stop followed by a start or restart of the same service (or the reverse) will not end
+// as the earlier request wanted: its client gets that answer now instead of waiting for a
+// state that is not coming (and holding a connection while it waits).
+void Supervisor::supersede_waiters(const Service& service, Action by)
+{
+    const bool by_stop = by == Action::stop;
+    for (auto it = waiters_.begin(); it != waiters_.end();) {
+        Waiter& w = **it;
+        const auto p = w.pending.find(service.name());
+        if (p == w.pending.end() || (w.action == Action::stop) == by_stop) {
+            ++it;
+            continue;
+        }
+        w.pending.erase(p);
+        w.results.push_back(ActionResult{
+            service.name(), false, service.status(),
+            by_stop ? "superseded by a later stop" : "superseded by a later start or restart"});
+        if (!w.pending.empty()) {
+            ++it;
+            continue;
+        }
+        auto done = std::move(w.done);
+        auto results = std::move(w.results);
+        it = waiters_.erase(it);
+        done(std::move(results));
+    }
 }
 
 void Supervisor::check_waiters()

@@ -134,6 +134,7 @@ private:
     static bool is_ready(const Service& dependency, DependencyCondition condition);
     std::optional<std::string> unmet_dependency(const Service& service, bool& failed) const;
     void check_waiters();
+    void supersede_waiters(const Service& service, Action by);
     std::optional<ActionResult> outcome(const Waiter& waiter, const Service& service,
                                         unsigned attempts_at_request) const;
     void advance_shutdown();

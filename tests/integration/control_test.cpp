@@ -139,6 +139,30 @@ command = ["sh", "-c", "sleep 1000 & echo $! > @DIR@/worker; trap 'echo hup >> @
         CHECK(wait_until([&] { return !process_alive(worker); }));
     }
 
+    // A stop waiting for its service to come to rest used to wait forever when a start came
+    // in meanwhile: the service never rested, and the client held its connection for good.
+    TEST_CASE("a stop overtaken by a start returns instead of waiting forever" *
+              doctest::timeout(60))
+    {
+        Fixture f;
+        f.write_config(R"(
+[services.slowstop]
+command = ["sh", "-c", "trap 'sleep 1; exit 0' TERM; while :; do sleep 0.1; done"]
+start_seconds = "0s"
+)");
+        f.start_daemon();
+        REQUIRE(wait_until([&] { return f.state_of("slowstop") == "running"; }));
+        const pid_t stopper = spawn_background(
+            {procsup_binary().string(), "-s", f.socket_path().string(), "stop", "slowstop"},
+            f.path("stop.out"), f.path("stop.err"));
+        REQUIRE(wait_until([&] { return f.state_of("slowstop") == "stopping"; }));
+        CHECK(f.cli({"start", "slowstop"}).exit_code == 0);
+        CHECK(wait_exit(stopper, 10s) == 1);
+        CHECK(read_file(f.path("stop.out")).find("superseded by a later start") !=
+              std::string::npos);
+        CHECK(f.state_of("slowstop") == "running");
+    }
+
     TEST_CASE("--all and --no-wait act on every service" * doctest::timeout(60))
     {
         Fixture f;
