@@ -432,6 +432,12 @@ std::optional<ActionResult> Supervisor::outcome(const Waiter& waiter, const Serv
         st == ServiceState::stopping) {
         return std::nullopt;
     }
+    // A failed attempt with retries left is not the answer yet: `start || alert` must not
+    // fire for a service that comes up on its second try. Unlimited retries have no end to
+    // wait for, so there the first failure is reported.
+    if (st == ServiceState::backoff && service.config().start_retries) {
+        return std::nullopt;
+    }
     if (st == ServiceState::exited && service.last_exit() &&
         service.last_exit()->is_success(service.config().success_exit_codes) && attempted) {
         return result(true, "completed: " + service.message());

@@ -184,6 +184,25 @@ autostart = false
         CHECK(wait_until([&] { return f.state_of("a") == "stopped" && f.state_of("b") == "stopped"; }));
     }
 
+    TEST_CASE("start waits through a failed attempt to the retry that succeeds" *
+              doctest::timeout(60))
+    {
+        Fixture f;
+        f.write_config(R"(
+[services.flaky]
+command = ["sh", "-c", "[ -e @DIR@/tried ] || { touch @DIR@/tried; exit 1; }; exec sleep 1000"]
+autostart = false
+start_seconds = "300ms"
+backoff = "200ms"
+)");
+        f.start_daemon();
+        const auto r = f.cli({"start", "flaky"});
+        INFO("start: ", r.out, r.err);
+        CHECK(r.exit_code == 0);
+        CHECK(r.out.find("flaky: running") != std::string::npos);
+        CHECK(std::filesystem::exists(f.path("tried")));
+    }
+
     TEST_CASE("a failed start shows the service's last output" * doctest::timeout(60))
     {
         Fixture f;
