@@ -86,18 +86,28 @@ std::optional<std::string> scan_for_socket(const std::string& text)
 
 // The socket named in a config that does not validate, read without validation, so that a
 // broken edit does not cut the operator off from the daemon still running the old one.
+// nullopt when the file certainly names none (the default applies). Rethrows `error` when
+// that cannot be told, as for a file that cannot be read, or is not TOML and has no
+// socket line: guessing the default socket could then act on another daemon.
 std::optional<std::filesystem::path> socket_from_raw_config(const std::filesystem::path& file,
-                                                            const Environment& env)
+                                                            const Environment& env,
+                                                            const ConfigError& error)
 {
     std::ifstream in(file);
     std::stringstream text;
     text << in.rdbuf();
+    if (!in) {
+        throw error;
+    }
     std::optional<std::string> socket;
     try {
         const toml::table table = toml::parse(text.str(), file.string());
         socket = table["supervisor"]["socket"].value<std::string>();
     } catch (const toml::parse_error&) {
         socket = scan_for_socket(text.str());
+        if (!socket) {
+            throw error;
+        }
     }
     if (!socket) {
         return std::nullopt;
@@ -121,8 +131,8 @@ std::filesystem::path resolve_socket(const GlobalOptions& global)
     if (!global.config.empty() || std::filesystem::exists(file, ec)) {
         try {
             return load_supervisor_config(file, env).socket;
-        } catch (const ConfigError&) {
-            if (auto socket = socket_from_raw_config(file, env)) {
+        } catch (const ConfigError& error) {
+            if (auto socket = socket_from_raw_config(file, env, error)) {
                 return *socket;
             }
         }
@@ -680,6 +690,14 @@ int run_cli(int argc, char** argv)
     } catch (const CLI::ParseError& e) {
         const int rc = app.exit(e);
         return rc == 0 ? exit_ok : exit_usage;
+    } catch (const ConfigError& e) {
+        // From resolve_socket(): the config cannot tell which daemon is meant.
+        std::fprintf(stderr, "procsup: cannot tell the daemon's socket from the config "
+                             "(use -s SOCKET):\n");
+        for (const ConfigDiagnostic& d : e.diagnostics()) {
+            std::fprintf(stderr, "%s\n", d.to_string().c_str());
+        }
+        return exit_usage;
     }
     return state.result;
 }

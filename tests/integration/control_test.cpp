@@ -461,4 +461,23 @@ TEST_SUITE("control")
         CHECK(update.err.find(file + ":9:") != std::string::npos);
         run_command({binary, "-s", socket.string(), "shutdown"}, 20s);
     }
+
+    // Which daemon is meant cannot be told: the default socket may be another daemon's, and
+    // a command sent there would act on the wrong services.
+    TEST_CASE("a config that cannot be read or parsed, with no socket line, is not guessed at" *
+              doctest::timeout(30))
+    {
+        Fixture f;
+        const std::string binary = procsup_binary().string();
+        const auto missing = run_command(
+            {binary, "-c", f.path("missing.toml").string(), "stop", "web"});
+        CHECK(missing.exit_code == 2);
+        CHECK(missing.err.find("missing.toml") != std::string::npos);
+
+        write_file(f.path("broken.toml"), "[services.web]\ncommand = [\n");
+        const auto broken = run_command({binary, "-c", f.path("broken.toml").string(), "stop", "web"});
+        CHECK(broken.exit_code == 2);
+        CHECK(broken.err.find("cannot tell the daemon's socket") != std::string::npos);
+        CHECK(broken.err.find(f.path("broken.toml").string() + ":") != std::string::npos);
+    }
 }
