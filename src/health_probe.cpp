@@ -447,6 +447,7 @@ private:
     void start_read();
     void on_read(error_code ec, std::size_t size);
     void on_exit(int wait_status);
+    void end_leftovers();
     void complete();
     void keep_output(std::size_t size);
 
@@ -536,6 +537,7 @@ void CommandRun::on_read(error_code ec, std::size_t size)
 void CommandRun::on_exit(int wait_status)
 {
     wait_status_ = wait_status;
+    end_leftovers();
     if (!is_active()) {
         return;
     }
@@ -547,6 +549,17 @@ void CommandRun::on_exit(int wait_status)
         return;
     }
     complete();
+}
+
+// A check is a probe, not a launcher: what it left running in its group (`sh -c 'x &'`)
+// would pile up, one per interval. Its leader is reaped by now. While any member of the
+// group lives, the kernel does not hand the group's number out as a PID, so when no process
+// has that PID, a group of that number is still the check's own.
+void CommandRun::end_leftovers()
+{
+    if (pid_ && ::kill(*pid_, 0) < 0 && errno == ESRCH) {
+        ::kill(-*pid_, SIGKILL);
+    }
 }
 
 void CommandRun::complete()

@@ -1,6 +1,7 @@
 // End-to-end: health checks and dependencies with real servers on 127.0.0.1 (DESIGN §3, §4).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <sstream>
 
 #include "harness.hpp"
@@ -125,6 +126,35 @@ retries = 100
         CHECK(f.state_of("app") == "running");
         CHECK(f.cli({"stop", "app"}).exit_code == 0);
         CHECK(wait_until([&] { return processes_with_token(f.token()).size() == 1; }));
+    }
+
+    // `sh -c 'x &'` as a check used to leave one process behind per interval, for good.
+    TEST_CASE("what an exec check leaves running in its group is ended with it" *
+              doctest::timeout(60))
+    {
+        Fixture f;
+        f.write_config(R"(
+[services.app]
+command = ["sleep", "1000"]
+[services.app.health]
+command = ["sh", "-c", "sleep 1000 & echo $! >> @DIR@/left; exit 0"]
+interval = "200ms"
+)");
+        f.start_daemon();
+        const auto left = [&] {
+            std::vector<pid_t> pids;
+            std::istringstream in(read_file(f.path("left")));
+            for (pid_t pid; in >> pid;) {
+                pids.push_back(pid);
+            }
+            return pids;
+        };
+        REQUIRE(wait_until([&] { return left().size() >= 4; }));
+        CHECK(wait_until([&] {
+            const auto pids = left();
+            return std::none_of(pids.begin(), pids.end() - 1, process_alive);
+        }));
+        CHECK(health_of(f, "app") == "healthy");
     }
 
     TEST_CASE("a dependent starts only after its dependency's first passing check" *
