@@ -160,7 +160,6 @@ Service::Service(boost::asio::io_context& io, ServiceConfig config,
 {
     stdout_sink_ = make_sink(config_.stdout_target, "stdout");
     stderr_sink_ = make_sink(config_.stderr_target, "stderr");
-    report_stale_pid_file();
 }
 
 void Service::report_stale_pid_file() const

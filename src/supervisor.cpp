@@ -153,6 +153,7 @@ UpdateReport Supervisor::apply_update(Config next)
                                [&](const auto& s) { return s->name() == sc.name; });
         if (it == services_.end()) {
             ordered.push_back(make_service(sc));
+            ordered.back()->report_stale_pid_file();
             continue;
         }
         const bool restart = (*it)->needs_restart_for(sc);
@@ -277,6 +278,9 @@ void Supervisor::log_ignored_notify(pid_t sender)
 
 void Supervisor::start_autostart_services()
 {
+    for (const auto& s : services_) {
+        s->report_stale_pid_file();
+    }
     open_notify_socket_if_needed(config_);
     for (const auto& s : services_) {
         if (s->config().autostart) {

@@ -140,8 +140,12 @@ public:
     bool has_live_processes() const;
     ServiceStatus status() const;
 
-private:
+    // Logs what the service's PID file names, if it names a process. Called once the daemon
+    // owns its PID file and socket: a second daemon that is refused must not write its
+    // findings (a "live" PID that the first daemon started) into the first one's log.
     void report_stale_pid_file() const;
+
+private:
     bool may_log_lifecycle();
     void dispatch(const LifecycleInput& input);
     void apply(const LifecycleActions& actions);

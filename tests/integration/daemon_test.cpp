@@ -164,6 +164,10 @@ start_seconds = "100ms"
         CHECK(second.err.find(std::to_string(*daemon)) != std::string::npos);
         CHECK(f.daemon_pid() == daemon);
         CHECK(f.cli({"status"}).exit_code == 0);
+        // The refused daemon looked at nothing before it knew it was second: no warning that
+        // the first daemon's service "was not started by this daemon" in the shared log.
+        CHECK(read_file(f.log_path()).find("was not started by this daemon") ==
+              std::string::npos);
 
         CHECK(f.cli({"restart", "app"}).exit_code == 0);
         CHECK(read_pid(f.path("app.pid")) == f.pid_of("app"));
