@@ -1,7 +1,9 @@
 #include "procsup/config.hpp"
 
-#include <system_error>
+#include <sys/un.h>
 #include <unistd.h>
+
+#include <system_error>
 
 #include <algorithm>
 #include <cerrno>
@@ -434,6 +436,14 @@ void ConfigLoader::read_supervisor(const toml::table& root, const ValueReader& v
     TableReader t(*table, "supervisor", values);
     t.report_unknown_keys(supervisor_keys);
     assign(supervisor.socket, t.read("socket", &ValueReader::path, config_dir_));
+    // bind(2) takes at most sizeof sun_path - 1 bytes; a longer path fails only at start-up.
+    if (supervisor.socket.native().size() >= sizeof(sockaddr_un::sun_path)) {
+        t.report_at_value("socket", "socket path " + in_quotes(supervisor.socket.string()) +
+                                        " is too long: " +
+                                        std::to_string(supervisor.socket.native().size()) +
+                                        " bytes, at most " +
+                                        std::to_string(sizeof(sockaddr_un::sun_path) - 1));
+    }
     assign(supervisor.socket_mode, t.read("socket_mode", &ValueReader::mode));
     assign(supervisor.socket_group, t.read("socket_group", &ValueReader::non_empty_string));
     assign(supervisor.pidfile, t.read("pidfile", &ValueReader::path, config_dir_));

@@ -6,6 +6,7 @@
 #include <pwd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <boost/asio/read_until.hpp>
@@ -397,6 +398,12 @@ ControlServer::~ControlServer()
 bool ControlServer::listen(const SupervisorConfig& config, std::string& error)
 {
     path_ = config.socket;
+    // Asio's endpoint throws on a path longer than sun_path holds; say which path it is.
+    if (path_.native().size() >= sizeof(sockaddr_un::sun_path)) {
+        error = fmt::format("socket path '{}' is too long: {} bytes, at most {}", path_.string(),
+                            path_.native().size(), sizeof(sockaddr_un::sun_path) - 1);
+        return false;
+    }
     if (config.socket_group) {
         allowed_gid_ = lookup_group(*config.socket_group);
         if (!allowed_gid_) {

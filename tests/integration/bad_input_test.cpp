@@ -142,6 +142,28 @@ command = ["sh", "-c", "pwd > here.txt; exec sleep 1000"]
         CHECK(wait_until([&] { return read_file(f.path("here.txt")) == f.dir().string() + "\n"; }));
     }
 
+    // bind(2) cannot take it; the daemon used to die with "fatal: File name too long" and,
+    // detached, with no reason at all.
+    TEST_CASE("a socket path too long for bind is refused, naming the path" *
+              doctest::timeout(30))
+    {
+        Fixture f;
+        f.write_config("[services.app]\ncommand = [\"sleep\", \"1000\"]\n");
+        const std::string socket = f.path(std::string(120, 's') + ".sock").string();
+        for (const bool detach : {false, true}) {
+            std::vector<std::string> argv{procsup_binary().string(), "daemon", "-c",
+                                          f.config_path().string(), "--socket", socket};
+            if (detach) {
+                argv.insert(argv.end(), {"--detach", "--pidfile", f.pidfile_path().string()});
+            }
+            const auto r = run_command(argv);
+            CAPTURE(detach);
+            CHECK(r.exit_code == 1);
+            CHECK(r.err.find("socket path '" + socket + "' is too long") != std::string::npos);
+        }
+        CHECK(processes_with_token(f.token()).empty());
+    }
+
     TEST_CASE("an unknown signal is a usage error named on the client" * doctest::timeout(30))
     {
         Fixture f;
