@@ -1,5 +1,7 @@
 #include "procsup/log_stream.hpp"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <vector>
 
@@ -82,55 +84,79 @@ private:
             const std::size_t end = lines.find('\n');
             const std::string_view line = lines.substr(0, end);
             lines.remove_prefix(end + 1);
-            if (dropped_ > 0 || queued_bytes_ + line.size() > max_follower_queue_bytes) {
+            if (dropped_ > 0 || pending_bytes() + line.size() + 1 > max_follower_queue_bytes) {
                 ++dropped_;  // Once dropping, drop until the queue is sent: no holes later.
                 continue;
             }
-            queued_.emplace_back(line);
-            queued_bytes_ += line.size();
+            queued_.append(line);
+            queued_.push_back('\n');
         }
         if (stream_) {
             stream_->wake();
         }
     }
 
-    // Everything queued, as one message; "" when nothing is.
+    std::size_t pending_bytes() const { return queued_.size() - head_; }
+
+    // The next message: queued lines up to max_follower_message_bytes; "" when none wait.
     std::string next_message()
     {
         if (!first_.empty()) {
             return std::exchange(first_, std::string());
         }
-        if (queued_.empty() && dropped_ == 0) {
+        if (pending_bytes() == 0 && dropped_ == 0) {
             return {};
         }
         json::array lines;
-        lines.reserve(queued_.size() + 1);
-        for (const std::string& line : queued_) {
-            lines.emplace_back(to_valid_utf8(line));
+        for (std::size_t taken = 0;
+             head_ < queued_.size() && taken < max_follower_message_bytes;) {
+            const std::size_t end = queued_.find('\n', head_);
+            lines.emplace_back(to_valid_utf8(std::string_view(queued_).substr(head_, end - head_)));
+            taken += end + 1 - head_;
+            head_ = end + 1;
         }
-        if (dropped_ > 0) {
-            lines.emplace_back(dropped_marker(dropped_));
+        if (head_ == queued_.size()) {
+            if (dropped_ > 0) {
+                lines.emplace_back(dropped_marker(dropped_));
+                dropped_ = 0;
+            }
+            release_queue();
+        } else if (head_ > queued_.size() / 2) {
+            queued_.erase(0, head_);
+            head_ = 0;
         }
-        queued_.clear();
-        queued_bytes_ = 0;
-        dropped_ = 0;
         json::object message = protocol::make_ok();
         message["lines"] = std::move(lines);
         return json::serialize(message);
     }
 
+    // Lines are kept in one buffer, not a string each: small lines cost twice their size
+    // that way. An emptied queue of a slow reader gives its memory back.
+    void release_queue()
+    {
+        head_ = 0;
+        if (queued_.capacity() > max_follower_message_bytes) {
+            std::string().swap(queued_);
+        } else {
+            queued_.clear();
+        }
+    }
+
     void end()
     {
         subscription_.reset();
-        queued_.clear();
+        release_queue();
         stream_.reset();  // Breaks the cycle with the stream's callbacks.
+        // glibc keeps freed memory for reuse; after a slow follower's megabytes that would
+        // stay in the daemon for good.
+        ::malloc_trim(0);
     }
 
     std::shared_ptr<ClientStream> stream_;
     std::shared_ptr<OutputSink::Listener> subscription_;
     std::string first_;
-    std::vector<std::string> queued_;  // lines waiting for the next message
-    std::size_t queued_bytes_ = 0;
+    std::string queued_;    // lines waiting to be sent, each ended by '\n', from head_ on
+    std::size_t head_ = 0;  // where the lines not yet sent begin
     std::size_t dropped_ = 0;
 };
 

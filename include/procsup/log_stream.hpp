@@ -26,8 +26,11 @@ struct LogRequest {
 
 // Lines a request may ask for; more are capped.
 inline constexpr std::size_t max_log_request_lines = 100'000;
-// Bytes of lines waiting for a slow follower before further lines are dropped.
-inline constexpr std::size_t max_follower_queue_bytes = 4 * 1024 * 1024;
+// Bytes of lines waiting for a slow follower before further lines are dropped. With the
+// message being sent (at most max_follower_message_bytes of lines), a follower costs the
+// daemon a few MiB at most, whatever it does.
+inline constexpr std::size_t max_follower_queue_bytes = 2 * 1024 * 1024;
+inline constexpr std::size_t max_follower_message_bytes = 256 * 1024;
 
 // Reads the optional "stream", "lines" and "follow" fields; false with a message when one is
 // malformed.

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <regex>
 #include <sstream>
 
@@ -510,6 +511,47 @@ TEST_SUITE("logs")
         CHECK(followed.damaged.empty());
         check_consecutive(followed.numbers, followed.numbers.front(), followed.numbers.back());
         CHECK(read_file(log).size() > 0);
+    }
+
+    // Each stalled follower used to cost the daemon about 10 MiB (a string per queued line,
+    // plus a whole queue's worth in the message being sent), kept after it left.
+    TEST_CASE("stalled followers cost a bounded few MiB each, given back when they leave" *
+              doctest::timeout(90))
+    {
+        Fixture f;
+        f.write_config("[services.flood]\ncommand = [\"yes\", \"" + std::string(61, 'a') +
+                       "\"]\nstdout = \"flood.log\"\nlog_max_size = \"4MB\"\n"
+                       "log_backups = 1\n");
+        f.start_daemon();
+        const pid_t daemon = *f.daemon_pid();
+        const auto rss_kib = [&] {
+            std::istringstream status(read_file("/proc/" + std::to_string(daemon) + "/status"));
+            for (std::string line; std::getline(status, line);) {
+                if (line.rfind("VmRSS:", 0) == 0) {
+                    return std::stol(line.substr(6));
+                }
+            }
+            return 0L;
+        };
+        REQUIRE(wait_until([&] { return total_size({f.path("flood.log")}) > 1'000'000; }));
+        const long before = rss_kib();
+        constexpr int followers = 10;
+        {
+            std::vector<std::unique_ptr<RawClient>> slow;
+            for (int i = 0; i < followers; ++i) {
+                slow.push_back(std::make_unique<RawClient>(f.socket_path()));
+                slow.back()->send(R"({"version":1,"command":"logs","services":["flood"],)"
+                                  R"("lines":0,"follow":true})"
+                                  "\n");
+            }
+            // Long enough for every queue to fill to its limit many times over.
+            long peak = 0;
+            wait_until([&] { peak = std::max(peak, rss_kib()); return false; }, 3s);
+            INFO("RSS before ", before, " KiB, with ", followers, " followers ", peak, " KiB");
+            CHECK(peak - before < followers * 5 * 1024);
+        }
+        CHECK(wait_until([&] { return rss_kib() - before < 8 * 1024; }, 10s));
+        CHECK(f.cli({"status", "flood"}).exit_code == 0);
     }
 
     TEST_CASE("a follower that does not read loses lines behind a marker and stalls nobody" *
