@@ -118,7 +118,9 @@ bool is_bare_key_char(char c)
 
 bool is_valid_service_name(std::string_view name)
 {
-    if (name.empty() || name.size() > max_service_name) {
+    // Not "-h" (a command-line option to every verb), not "." or ".." (default log files
+    // are named after the service).
+    if (name.empty() || name.size() > max_service_name || name[0] == '-' || name[0] == '.') {
         return false;
     }
     return std::all_of(name.begin(), name.end(),
@@ -533,6 +535,16 @@ std::vector<fs::path> ConfigLoader::glob_include(const IncludePattern& include)
     }
     std::vector<fs::path> files;
     for (std::size_t i = 0; i < matches.gl_pathc; ++i) {
+        std::error_code ec;
+        if (fs::is_directory(matches.gl_pathv[i], ec)) {
+            // Said at the pattern: reading it would report "cannot read the config file"
+            // at no line, as if the main file were meant.
+            report(file_, include.position, include.key,
+                   "included path " + in_quotes(matches.gl_pathv[i]) +
+                       " is a folder; name the files, e.g. " +
+                       in_quotes((fs::path(include.pattern) / "*.toml").string()));
+            continue;
+        }
         files.emplace_back(matches.gl_pathv[i]);
     }
     return files;
@@ -586,7 +598,8 @@ void ConfigLoader::read_service(const toml::key& key, const toml::node& node,
     if (!is_valid_service_name(name)) {
         report(file, position_of(key.source()), path,
                "invalid service name " + in_quotes(name) +
-                   "; use 1 to 64 characters from A-Z, a-z, 0-9, '_', '.' and '-'");
+                   "; use 1 to 64 characters from A-Z, a-z, 0-9, '_', '.' and '-', "
+                   "not starting with '.' or '-'");
     }
     const toml::table* table = values.table(node, path);
     if (table == nullptr) {

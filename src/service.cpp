@@ -221,6 +221,11 @@ void Service::start()
 void Service::stop()
 {
     waiting_reason_.clear();
+    if (lifecycle_.state() == ServiceState::backoff) {
+        // "retrying in 2s (attempt 2 of 6)" is no longer true once stopped; the exit that
+        // led to the backoff stays in last_exit.
+        message_ = "stopped during backoff";
+    }
     dispatch({LifecycleEvent::stop_requested});
 }
 
@@ -817,8 +822,14 @@ void Service::send_stop_signal()
 
 void Service::send_kill()
 {
-    spdlog::warn("service '{}' did not stop within {}; sending SIGKILL to its process group",
-                 config_.name, format_duration(config_.stop_timeout));
+    if (std::exchange(killed_early_, false)) {
+        spdlog::warn("service '{}': sending SIGKILL to its process group (a second stop "
+                     "signal to the daemon)",
+                     config_.name);
+    } else {
+        spdlog::warn("service '{}' did not stop within {}; sending SIGKILL to its process group",
+                     config_.name, format_duration(config_.stop_timeout));
+    }
     signal_group(SIGKILL);
 }
 

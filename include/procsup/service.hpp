@@ -73,7 +73,11 @@ public:
     void stop();
     void restart();
     // While stopping: SIGKILL now instead of at stop_timeout.
-    void kill_now() { dispatch({LifecycleEvent::stop_timeout_elapsed}); }
+    void kill_now()
+    {
+        killed_early_ = true;  // so that the log says why, not "did not stop within"
+        dispatch({LifecycleEvent::stop_timeout_elapsed});
+    }
 
     // Sends `signo` to the service's process (its group when kill_group is set). Fails with
     // ESRCH when no process of the service runs.
@@ -199,6 +203,7 @@ private:
     std::set<pid_t> escaped_signalled_;  // escaped processes already sent the stop signal
     bool spawn_pending_ = false;               // a spawn waiting for the old group to go
     bool drain_signalled_ = false;
+    bool killed_early_ = false;
     std::chrono::steady_clock::time_point drain_deadline_{};
     std::chrono::system_clock::time_point since_;
     std::string message_;

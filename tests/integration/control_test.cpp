@@ -203,6 +203,26 @@ backoff = "200ms"
         CHECK(std::filesystem::exists(f.path("tried")));
     }
 
+    TEST_CASE("a service stopped during its backoff no longer says it is retrying" *
+              doctest::timeout(60))
+    {
+        Fixture f;
+        f.write_config(R"(
+[services.crashy]
+command = ["sh", "-c", "exit 1"]
+backoff = "30s"
+)");
+        f.start_daemon();
+        REQUIRE(wait_until([&] { return f.state_of("crashy") == "backoff"; }));
+        CHECK(f.cli({"stop", "crashy"}).exit_code == 0);
+        const auto status = f.status_of("crashy");
+        CHECK(status.at("state").as_string() == "stopped");
+        const std::string message(status.at("message").as_string());
+        CAPTURE(message);
+        CHECK(message.find("retrying") == std::string::npos);
+        CHECK(message == "stopped during backoff");
+    }
+
     TEST_CASE("a failed start shows the service's last output" * doctest::timeout(60))
     {
         Fixture f;

@@ -131,5 +131,9 @@ stop_timeout = "60s"
         ::kill(daemon, SIGINT);
         CHECK(f.wait_exit_of(daemon, 10s) == 137);
         CHECK(processes_with_token(f.token()).empty());
+        const std::string log = read_file(f.log_path());
+        CHECK(log.find("sending SIGKILL to its process group (a second stop signal") !=
+              std::string::npos);
+        CHECK(log.find("did not stop within") == std::string::npos);
     }
 }

@@ -343,7 +343,7 @@ TEST_SUITE("config")
         CHECK(worker.origin == (good_dir / "conf.d/worker.toml").string() + ":2:1");
     }
 
-    TEST_CASE("a wildcard include may name a folder that does not exist yet; a file must exist")
+    TEST_CASE("a wildcard include may name a folder that does not exist yet; a file must exist, and not be a folder")
     {
         std::string dir = "/tmp/procsup-config-test-XXXXXX";
         REQUIRE(::mkdtemp(dir.data()) != nullptr);
@@ -359,6 +359,17 @@ TEST_SUITE("config")
         } catch (const procsup::ConfigError& e) {
             REQUIRE(e.diagnostics().size() == 1);
             CHECK(e.diagnostics()[0].message.find("does not exist") != std::string::npos);
+        }
+
+        fs::create_directory(fs::path(dir) / "conf.d");
+        std::ofstream(main) << "[supervisor]\ninclude = [\"conf.d\"]\n";
+        try {
+            procsup::load_config(main, test_env);
+            FAIL("a folder was accepted as an included file");
+        } catch (const procsup::ConfigError& e) {
+            REQUIRE(e.diagnostics().size() == 1);
+            CHECK(e.diagnostics()[0].line == 2);
+            CHECK(e.diagnostics()[0].message.find("is a folder") != std::string::npos);
         }
         fs::remove_all(dir);
     }
