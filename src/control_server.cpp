@@ -172,8 +172,19 @@ void ControlServer::Connection::handle(const json::object& request)
         json::object r = protocol::make_ok();
         r["schema_version"] = protocol::status_schema_version;
         json::array services;
-        for (const std::string& name : *names) {
-            services.push_back(protocol::to_json(sup.find(name)->status()));
+        // service_names() has checked the types of both fields.
+        const json::value* all_flag = request.if_contains("all");
+        const json::value* listed = request.if_contains("services");
+        const bool all = (all_flag && all_flag->as_bool()) || !listed ||
+                         listed->as_array().empty();
+        if (all) {
+            for (const ServiceStatus& s : sup.status_with_removed()) {
+                services.push_back(protocol::to_json(s));
+            }
+        } else {
+            for (const std::string& name : *names) {
+                services.push_back(protocol::to_json(sup.find(name)->status()));
+            }
         }
         r["services"] = std::move(services);
         reply(std::move(r));

@@ -218,6 +218,21 @@ std::vector<ServiceStatus> Supervisor::status() const
     return result;
 }
 
+std::vector<ServiceStatus> Supervisor::status_with_removed() const
+{
+    std::vector<ServiceStatus> result = status();
+    for (const auto& s : retiring_) {
+        if (find(s->name()) == nullptr) {
+            ServiceStatus retiring = s->status();
+            retiring.message = retiring.message.empty()
+                                   ? "removed from the config"
+                                   : "removed from the config; " + retiring.message;
+            result.push_back(std::move(retiring));
+        }
+    }
+    return result;
+}
+
 std::filesystem::path Supervisor::notify_socket_path() const
 {
     std::filesystem::path path = config_.supervisor.socket;

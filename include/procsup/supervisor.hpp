@@ -112,6 +112,10 @@ public:
     const Service* find(std::string_view name) const;
     Service* find(std::string_view name);
     std::vector<ServiceStatus> status() const;
+    // status(), then the services removed by update whose processes are still stopping: an
+    // operator who saw them vanish at once would take the stop as done. For display only;
+    // find() does not know them.
+    std::vector<ServiceStatus> status_with_removed() const;
     const Config& config() const { return config_; }
     void set_observer(StateObserver observer) { observer_ = std::move(observer); }
 

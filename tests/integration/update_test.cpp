@@ -63,6 +63,27 @@ command = ["sleep", "1004"]
         CHECK_FALSE(process_alive(*drop));
     }
 
+    TEST_CASE("a removed service shows as stopping until its processes are gone" *
+              doctest::timeout(60))
+    {
+        Fixture f;
+        f.write_config(R"(
+[services.keep]
+command = ["sleep", "1000"]
+[services.slow]
+command = ["sh", "-c", "trap 'sleep 1.5; exit 0' TERM; while :; do sleep 0.1; done"]
+)");
+        f.start_daemon();
+        REQUIRE(wait_until([&] { return f.state_of("slow") == "running"; }));
+        f.write_config("[services.keep]\ncommand = [\"sleep\", \"1000\"]\n");
+        CHECK(f.cli({"update"}).exit_code == 0);
+        const auto slow = f.status_of("slow");
+        REQUIRE(slow.is_object());
+        CHECK(slow.at("state").as_string() == "stopping");
+        CHECK(std::string(slow.at("message").as_string()).find("removed from the config") == 0);
+        CHECK(wait_until([&] { return f.status_of("slow").is_null(); }));
+    }
+
     TEST_CASE("a broken config on update changes nothing and says where it is broken" *
               doctest::timeout(60))
     {
