@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 
 #include <cstdio>
@@ -275,6 +276,11 @@ int Daemon::run()
                 report_.failed(fmt::format("'{}' did not start ({}): {}", service.name(),
                                            to_string(to), service.message()));
             }
+        }
+        // `procsup run` lives as long as its command: stopped by `procsup stop`, the
+        // command is over, and so is the run, with the command's exit status.
+        if (options_.run_mode && to == ServiceState::stopped && !supervisor_.is_shutting_down()) {
+            boost::asio::post(io_, [this] { begin_shutdown(); });
         }
         tell_systemd();
     });

@@ -96,6 +96,22 @@ essential = true
         CHECK(f.wait_exit_of(run) == 143);
     }
 
+    // It used to stay up with nothing to supervise until `shutdown`.
+    TEST_CASE("procsup run ends when its command is stopped through the socket" *
+              doctest::timeout(60))
+    {
+        Fixture f;
+        const std::string procsup = procsup_binary().string();
+        const std::string socket = f.path("run.sock").string();
+        const pid_t run = f.start_background({procsup, "run", "--socket", socket, "--", "sleep",
+                                              "1000"});
+        REQUIRE(wait_until(
+            [&] { return run_command({procsup, "-s", socket, "status"}).exit_code == 0; }));
+        CHECK(run_command({procsup, "-s", socket, "stop", "sleep"}).exit_code == 0);
+        CHECK(f.wait_exit_of(run, 10s) == 143);  // sleep's own end: killed by SIGTERM
+        CHECK(processes_with_token(f.token()).empty());
+    }
+
     TEST_CASE("procsup run passes its own output through and rejects bad options" *
               doctest::timeout(30))
     {
