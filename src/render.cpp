@@ -51,7 +51,8 @@ std::string uptime_of(const json::object& o)
     if (!v || !pid || pid->is_null()) {
         return "-";
     }
-    const double seconds = v->is_double() ? v->as_double() : static_cast<double>(v->to_number<std::int64_t>());
+    const double seconds =
+        v->is_double() ? v->as_double() : static_cast<double>(v->to_number<std::int64_t>());
     return format_uptime(std::chrono::milliseconds(static_cast<long long>(seconds * 1000)));
 }
 

@@ -181,7 +181,8 @@ autostart = false
         CHECK(f.state_of("b") == "running");
         const auto stopped = f.cli({"stop", "--all", "--no-wait"});
         CHECK(stopped.exit_code == 0);
-        CHECK(wait_until([&] { return f.state_of("a") == "stopped" && f.state_of("b") == "stopped"; }));
+        CHECK(wait_until(
+            [&] { return f.state_of("a") == "stopped" && f.state_of("b") == "stopped"; }));
     }
 
     TEST_CASE("start waits through a failed attempt to the retry that succeeds" *
@@ -495,7 +496,8 @@ TEST_SUITE("control")
         CHECK(missing.err.find("missing.toml") != std::string::npos);
 
         write_file(f.path("broken.toml"), "[services.web]\ncommand = [\n");
-        const auto broken = run_command({binary, "-c", f.path("broken.toml").string(), "stop", "web"});
+        const auto broken =
+            run_command({binary, "-c", f.path("broken.toml").string(), "stop", "web"});
         CHECK(broken.exit_code == 2);
         CHECK(broken.err.find("cannot tell the daemon's socket") != std::string::npos);
         CHECK(broken.err.find(f.path("broken.toml").string() + ":") != std::string::npos);

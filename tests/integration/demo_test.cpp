@@ -55,7 +55,10 @@ TEST_SUITE("demo")
         CHECK(fs::exists(demo / "logs/flask-app.log"));
         CHECK(read_pid(demo / "run/flask-app.pid").has_value());
 
-        // A graceful reload: the master replaces its workers; none dies of the SIGHUP.
+        // A graceful reload: the master stays and replaces its workers. (That the signal
+        // reaches the master alone is checked in control_test with workers of our own:
+        // gunicorn 20.1 itself lets a worker die of SIGHUP now and then, even when the
+        // master alone is signalled by hand.)
         const fs::path log = demo / "logs/flask-app.log";
         const auto count = [&](const std::string& needle) {
             const std::string text = read_file(log);
@@ -70,8 +73,8 @@ TEST_SUITE("demo")
         const auto master = read_pid(demo / "run/flask-app.pid");
         CHECK(cli({"reload", "flask-app"}).exit_code == 0);
         CHECK(wait_until([&] { return count("Booting worker") >= booted + 2; }, 30s));
-        CHECK(count("terminated due to signal 1") == 0);
         CHECK(read_pid(demo / "run/flask-app.pid") == master);
+        CHECK(cli({"status", "flask-app"}).out.find("running") != std::string::npos);
         CHECK(wait_until([&] { return cli({"health", "flask-app"}).exit_code == 0; }, 30s));
 
         CHECK(cli({"stop", "flask-app"}).exit_code == 0);

@@ -92,7 +92,8 @@ public:
     std::optional<int> wait_exit_of(pid_t pid, std::chrono::milliseconds limit = 20s);
 
     // A client verb against this fixture's socket.
-    CommandResult cli(const std::vector<std::string>& args, std::chrono::milliseconds timeout = 20s);
+    CommandResult cli(const std::vector<std::string>& args,
+                      std::chrono::milliseconds timeout = 20s);
 
     // status --json, parsed; the service object, or null when absent.
     boost::json::value status_of(const std::string& service);

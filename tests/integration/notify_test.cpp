@@ -142,8 +142,9 @@ TEST_SUITE("notify")
     TEST_CASE("a message from a foreign process is ignored" * doctest::timeout(60))
     {
         Fixture f;
-        f.write_config("[services.waits]\ncommand = " + notify_service("--never-ready --status waiting") +
-                       "\ntype = \"notify\"\nstart_timeout = \"60s\"\n");
+        f.write_config(
+            "[services.waits]\ncommand = " + notify_service("--never-ready --status waiting") +
+            "\ntype = \"notify\"\nstart_timeout = \"60s\"\n");
         f.start_daemon();
         // Its own STATUS= also shows that its SIGUSR1 handler is in place.
         REQUIRE(wait_until(

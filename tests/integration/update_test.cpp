@@ -153,7 +153,8 @@ start_retries = 0
 
         std::string changed = config;
         changed.replace(changed.find("[\"sh\", \"-c\", \"exit 3\"]"),
-                        std::string("[\"sh\", \"-c\", \"exit 3\"]").size(), "[\"sleep\", \"1000\"]");
+                        std::string("[\"sh\", \"-c\", \"exit 3\"]").size(),
+                        "[\"sleep\", \"1000\"]");
         f.write_config(changed);
         const auto r = f.cli({"update"});
         CHECK(r.exit_code == 0);

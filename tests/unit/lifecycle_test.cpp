@@ -466,7 +466,8 @@ TEST_SUITE("lifecycle")
     {
         for (bool success : {true, false}) {
             Lifecycle l = timed_out(RestartPolicy::never);
-            CHECK(send(l, E::process_exited, success, 2s) == LifecycleActions{.cancel_timers = true});
+            CHECK(send(l, E::process_exited, success, 2s) ==
+                  LifecycleActions{.cancel_timers = true});
             CHECK(l.state() == S::fatal);
         }
     }

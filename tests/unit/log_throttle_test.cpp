@@ -29,7 +29,8 @@ TEST_SUITE("log_throttle")
     {
         LogThrottle throttle(3, 10s);
         for (int i = 0; i < 20; ++i) {
-            const auto v = throttle.check(LogThrottle::Clock::time_point{std::chrono::seconds(4 * i)});
+            const auto v =
+                throttle.check(LogThrottle::Clock::time_point{std::chrono::seconds(4 * i)});
             CHECK(v.log);
             CHECK_FALSE(v.suppressed.has_value());
         }
