@@ -489,15 +489,23 @@ void Supervisor::supersede_waiters(const Service& service, Action by)
         w.results.push_back(ActionResult{
             service.name(), false, service.status(),
             by_stop ? "superseded by a later stop" : "superseded by a later start or restart"});
-        if (!w.pending.empty()) {
-            ++it;
-            continue;
-        }
-        auto done = std::move(w.done);
-        auto results = std::move(w.results);
-        it = waiters_.erase(it);
-        done(std::move(results));
+        it = answer_if_complete(it);
     }
+}
+
+// Answers the waiter at `it` and drops it once nothing it waits for is pending; returns the
+// position of the next waiter either way.
+Supervisor::WaiterList::iterator Supervisor::answer_if_complete(WaiterList::iterator it)
+{
+    Waiter& w = **it;
+    if (!w.pending.empty()) {
+        return std::next(it);
+    }
+    auto done = std::move(w.done);
+    auto results = std::move(w.results);
+    it = waiters_.erase(it);
+    done(std::move(results));
+    return it;
 }
 
 void Supervisor::check_waiters()
@@ -516,14 +524,7 @@ void Supervisor::check_waiters()
                 ++p;
             }
         }
-        if (w.pending.empty()) {
-            auto done = std::move(w.done);
-            auto results = std::move(w.results);
-            it = waiters_.erase(it);
-            done(std::move(results));
-        } else {
-            ++it;
-        }
+        it = answer_if_complete(it);
     }
 }
 

@@ -139,6 +139,8 @@ private:
     std::optional<std::string> unmet_dependency(const Service& service, bool& failed) const;
     void check_waiters();
     void supersede_waiters(const Service& service, Action by);
+    using WaiterList = std::vector<std::unique_ptr<Waiter>>;
+    WaiterList::iterator answer_if_complete(WaiterList::iterator it);
     std::optional<ActionResult> outcome(const Waiter& waiter, const Service& service,
                                         unsigned attempts_at_request) const;
     void advance_shutdown();
@@ -164,7 +166,7 @@ private:
     std::vector<std::shared_ptr<Service>> services_;  // dependency order
     std::vector<std::shared_ptr<Service>> retiring_;  // removed by update, still stopping
     std::set<std::string> pending_starts_;            // held back by dependencies
-    std::vector<std::unique_ptr<Waiter>> waiters_;
+    WaiterList waiters_;
     StateObserver observer_;
     std::vector<std::weak_ptr<StateObserver>> subscribers_;
 

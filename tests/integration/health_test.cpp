@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <sstream>
+#include <vector>
 
 #include "harness.hpp"
 
@@ -21,6 +22,17 @@ std::string health_of(Fixture& f, const std::string& service)
 {
     const auto s = f.status_of(service);
     return s.is_object() ? std::string(s.at("health").as_string()) : std::string();
+}
+
+// The PIDs a check wrote to `file`, one per line, oldest first.
+std::vector<pid_t> pids_in(const std::filesystem::path& file)
+{
+    std::vector<pid_t> pids;
+    std::istringstream in(read_file(file));
+    for (pid_t pid; in >> pid;) {
+        pids.push_back(pid);
+    }
+    return pids;
 }
 
 }  // namespace
@@ -110,19 +122,8 @@ timeout = "300ms"
 retries = 100
 )");
         f.start_daemon();
-        REQUIRE(wait_until([&] {
-            std::istringstream in(read_file(f.path("checks")));
-            std::string line;
-            int n = 0;
-            while (std::getline(in, line)) {
-                ++n;
-            }
-            return n >= 3;
-        }));
-        std::istringstream in(read_file(f.path("checks")));
-        pid_t first = 0;
-        in >> first;
-        CHECK_FALSE(process_alive(first));
+        REQUIRE(wait_until([&] { return pids_in(f.path("checks")).size() >= 3; }));
+        CHECK_FALSE(process_alive(pids_in(f.path("checks")).front()));
         CHECK(f.state_of("app") == "running");
         CHECK(f.cli({"stop", "app"}).exit_code == 0);
         CHECK(wait_until([&] { return processes_with_token(f.token()).size() == 1; }));
@@ -141,17 +142,9 @@ command = ["sh", "-c", "sleep 1000 & echo $! >> @DIR@/left; exit 0"]
 interval = "200ms"
 )");
         f.start_daemon();
-        const auto left = [&] {
-            std::vector<pid_t> pids;
-            std::istringstream in(read_file(f.path("left")));
-            for (pid_t pid; in >> pid;) {
-                pids.push_back(pid);
-            }
-            return pids;
-        };
-        REQUIRE(wait_until([&] { return left().size() >= 4; }));
+        REQUIRE(wait_until([&] { return pids_in(f.path("left")).size() >= 4; }));
         CHECK(wait_until([&] {
-            const auto pids = left();
+            const auto pids = pids_in(f.path("left"));
             return std::none_of(pids.begin(), pids.end() - 1, process_alive);
         }));
         CHECK(health_of(f, "app") == "healthy");
